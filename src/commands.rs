@@ -1,0 +1,437 @@
+//! What each `artistbot` subcommand does, so `main` stays a thin dispatcher. Commands
+//! print their results to stdout; logs go to stderr.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDateTime;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::AddedVia;
+use crate::config::Settings;
+use crate::names::{ArtistRef, parse_artist_ref};
+use crate::store::{self, PoolOptions, Store};
+use crate::sync::onboard::{AddOutcome, add_artists};
+use crate::sync::{Progress, RunOptions, RunReport, SyncEngine, Trigger};
+
+/// Opens the store. On SQLite, pending migrations are applied (the file is the app's
+/// own); on a server they must be applied with `artistbot migrate`, typically by a
+/// user with more rights than the sync user.
+pub async fn open_store(settings: &Settings) -> Result<Store> {
+    let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;
+    if settings.database_url.is_sqlite() {
+        store.migrate().await?;
+    } else {
+        store.ensure_schema().await?;
+    }
+    Ok(store)
+}
+
+/// `artistbot migrate`: creates or upgrades the schema.
+pub async fn migrate(settings: &Settings, status_only: bool) -> Result<()> {
+    let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;
+    if !status_only {
+        store.migrate().await?;
+    }
+    let (applied, pending) = store.migration_status().await?;
+    println!("database: {}", settings.database_url);
+    for name in &applied {
+        println!("  applied  {name}");
+    }
+    for name in &pending {
+        println!("  pending  {name}");
+    }
+    if pending.is_empty() {
+        println!("schema is up to date ({} migrations)", applied.len());
+    }
+    Ok(())
+}
+
+/// `artistbot sync`: one refresh now. Returns the process exit code.
+pub async fn sync(settings: Arc<Settings>, force: bool) -> Result<i32> {
+    let store = open_store(&settings).await?;
+    let engine = SyncEngine::new(store, settings);
+    let shutdown = stop_on_ctrl_c();
+    let progress = ConsoleProgress::new();
+    let options = RunOptions {
+        force,
+        ..RunOptions::stale(Trigger::Cli)
+    };
+    let report = engine.run(options, shutdown, &progress).await?;
+    print_report(&report);
+    Ok(report.exit_code())
+}
+
+/// `artistbot add`: resolves names, ids and links, adds them, and refreshes them now.
+pub async fn add(
+    settings: Arc<Settings>,
+    inputs: Vec<String>,
+    file: Option<&Path>,
+    refresh: bool,
+) -> Result<i32> {
+    let mut refs: Vec<ArtistRef> = inputs.iter().filter_map(|i| parse_artist_ref(i)).collect();
+    if let Some(file) = file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        refs.extend(
+            text.lines()
+                .map(|line| line.split('#').next().unwrap_or(""))
+                .filter_map(parse_artist_ref),
+        );
+    }
+    if refs.is_empty() {
+        bail!("nothing to add: give names, Spotify ids or links, or --file");
+    }
+    let store = open_store(&settings).await?;
+    let engine = SyncEngine::new(store.clone(), settings.clone());
+    let (spotify, _) = engine.clients(store::now()).await?;
+    if !spotify.is_configured() {
+        bail!("adding artists needs Spotify: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET");
+    }
+    let outcomes = add_artists(&store, &spotify, &refs, AddedVia::Cli).await?;
+    // The calls made while resolving count against today's budget like any run's.
+    let spent = spotify.api_calls().requests;
+    let mut added = Vec::new();
+    let mut problems = 0;
+    for outcome in &outcomes {
+        match outcome {
+            AddOutcome::Added { id, name, alias } => {
+                println!("added    {name} ({id}){}", alias_note(alias));
+                added.push(id.clone());
+            }
+            AddOutcome::AlreadyPresent { id, name, alias } => {
+                println!("present  {name} ({id}){}", alias_note(alias));
+            }
+            AddOutcome::NotFound { input, suggestions } => {
+                problems += 1;
+                if suggestions.is_empty() {
+                    println!("unknown  {input}: Spotify has no such artist");
+                } else {
+                    println!(
+                        "unknown  {input}: no exact match; did you mean {}?",
+                        suggestions.join(", ")
+                    );
+                }
+            }
+            AddOutcome::Failed { input, error } => {
+                problems += 1;
+                println!("failed   {input}: {error}");
+            }
+        }
+    }
+    record_resolution_calls(&store, spent).await;
+    let mut exit = if problems > 0 { 1 } else { 0 };
+    if refresh && !added.is_empty() {
+        let options = RunOptions {
+            trigger: Trigger::Add,
+            only: Some(added),
+            force: true,
+        };
+        let report = engine
+            .run(options, stop_on_ctrl_c(), &ConsoleProgress::new())
+            .await?;
+        print_report(&report);
+        exit = exit.max(report.exit_code());
+    }
+    Ok(exit)
+}
+
+/// Calls spent outside a run still count against the daily Spotify budget.
+async fn record_resolution_calls(store: &Store, calls: u64) {
+    if calls == 0 {
+        return;
+    }
+    let now = store::now();
+    let counts = crate::store::runs::RunCounts {
+        spotify_calls: calls,
+        ..Default::default()
+    };
+    let recorded = async {
+        let id = store.start_run("add", None, now).await?;
+        store
+            .record_run(
+                id,
+                crate::store::runs::RunStatus::Completed,
+                &counts,
+                None,
+                None,
+                Some(now),
+            )
+            .await
+    };
+    if let Err(error) = recorded.await {
+        tracing::warn!(%error, "could not record the Spotify calls spent resolving names");
+    }
+}
+
+fn alias_note(alias: &Option<String>) -> String {
+    alias
+        .as_ref()
+        .map(|a| format!(", alias \"{a}\""))
+        .unwrap_or_default()
+}
+
+/// `artistbot status`: catalog counts, last runs, provider state.
+pub async fn status(settings: &Settings) -> Result<()> {
+    let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;
+    let (applied, pending) = store.migration_status().await?;
+    println!("database      {}", settings.database_url);
+    println!(
+        "schema        {} migrations applied{}",
+        applied.len(),
+        if pending.is_empty() {
+            String::new()
+        } else {
+            format!(", {} PENDING: run `artistbot migrate`", pending.len())
+        }
+    );
+    if !pending.is_empty() && applied.is_empty() {
+        return Ok(());
+    }
+    let counts = store.catalog_counts().await?;
+    println!();
+    println!("catalog");
+    println!("  artists               {}", counts.artists);
+    println!("  with top tracks       {}", counts.artists_with_tracks);
+    println!("  with related artists  {}", counts.artists_with_related);
+    println!("  matched on Deezer     {}", counts.artists_on_deezer);
+    println!(
+        "  no Deezer match       {}",
+        counts.artists_unmatched_on_deezer
+    );
+    println!("  aliases               {}", counts.aliases);
+    println!(
+        "  top tracks            {}",
+        by_source(&counts.top_tracks_by_source)
+    );
+    println!(
+        "  related rows          {}",
+        by_source(&counts.related_by_source)
+    );
+    println!("  Deezer artists cached {}", counts.deezer_artists_cached);
+
+    println!();
+    println!("providers");
+    let now = store::now();
+    let states = store.provider_states().await?;
+    if settings.spotify.is_none() {
+        println!("  spotify: not configured (SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET)");
+    }
+    let spent = store
+        .spotify_calls_since(now - chrono::Duration::hours(24))
+        .await?;
+    println!(
+        "  spotify calls in the last 24 h: {spent} of {} (per run at most {})",
+        settings.sync.spotify_daily_budget, settings.sync.spotify_run_budget
+    );
+    if states.is_empty() {
+        println!("  nothing learned yet (no run has talked to Spotify)");
+    }
+    for state in &states {
+        let what = match (state.feature.as_str(), state.available, state.blocked_until) {
+            ("access", _, Some(until)) if until > now => {
+                format!(
+                    "BLOCKED until {} UTC ({})",
+                    until,
+                    state.detail.as_deref().unwrap_or("quota")
+                )
+            }
+            ("access", _, _) => "not blocked".to_owned(),
+            (_, Some(true), _) => "available".to_owned(),
+            (_, Some(false), _) => format!(
+                "refused (re-checked after {} UTC)",
+                state.checked_at
+                    + chrono::Duration::from_std(settings.sync.spotify_recheck_after)
+                        .unwrap_or(chrono::Duration::days(7))
+            ),
+            _ => "unknown".to_owned(),
+        };
+        println!(
+            "  {}.{:<16} {what} (checked {})",
+            state.provider,
+            state.feature,
+            ago(state.checked_at, now)
+        );
+    }
+
+    println!();
+    println!("last runs");
+    let runs = store.recent_runs(5).await?;
+    if runs.is_empty() {
+        println!("  none yet: `artistbot sync` runs one");
+    }
+    for run in runs {
+        let c = &run.counts;
+        println!(
+            "  #{:<5} {:<11} {:<8} started {} {}: due {}, refreshed {}, failed {}, added {}, no Deezer match {}; tracks {}, related {}; calls spotify {}, deezer {}",
+            run.id,
+            run.status.as_str(),
+            run.trigger,
+            ago(run.started_at, now),
+            run.finished_at
+                .map(|f| format!("(took {}s)", (f - run.started_at).num_seconds()))
+                .unwrap_or_else(|| "(not finished)".into()),
+            c.artists_due,
+            c.artists_refreshed,
+            c.artists_failed,
+            c.artists_added,
+            c.artists_unmapped,
+            c.top_tracks_written,
+            c.related_written,
+            c.spotify_calls,
+            c.deezer_calls,
+        );
+        if let Some(reason) = &run.stop_reason {
+            println!("         stopped: {reason}");
+        }
+    }
+    Ok(())
+}
+
+fn by_source(rows: &[(String, u64)]) -> String {
+    if rows.is_empty() {
+        return "0".into();
+    }
+    let total: u64 = rows.iter().map(|(_, n)| n).sum();
+    let parts: Vec<String> = rows.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    format!("{total} ({})", parts.join(", "))
+}
+
+fn ago(at: NaiveDateTime, now: NaiveDateTime) -> String {
+    let seconds = (now - at).num_seconds();
+    let text = match seconds {
+        s if s < 0 => return format!("{at} UTC"),
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    };
+    format!("{text} ago")
+}
+
+fn print_report(report: &RunReport) {
+    let c = &report.counts;
+    println!(
+        "run #{} {}: {} due, {} refreshed, {} failed, {} left for later, {} without a Deezer match, {} artists added",
+        report.run_id,
+        report.status.as_str(),
+        c.artists_due,
+        c.artists_refreshed,
+        c.artists_failed,
+        report.left_due,
+        c.artists_unmapped,
+        c.artists_added
+    );
+    println!(
+        "wrote {} profiles, {} top tracks, {} related rows; {} Spotify and {} Deezer calls in {:.1}s",
+        c.profiles_written,
+        c.top_tracks_written,
+        c.related_written,
+        c.spotify_calls,
+        c.deezer_calls,
+        report.elapsed.as_secs_f64()
+    );
+    if let Some(reason) = &report.stop_reason {
+        println!("stopped early: {reason}");
+    }
+    for error in &report.errors {
+        println!("  error: {error}");
+    }
+}
+
+/// A token cancelled by the first Ctrl-C or SIGTERM (in-flight artists finish); a second
+/// signal exits at once (every artist's writes are one transaction, so the database
+/// stays consistent).
+pub fn stop_on_ctrl_c() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::warn!("stopping: finishing the artists in progress (signal again to quit now)");
+        trigger.cancel();
+        wait_for_signal().await;
+        tracing::warn!("quitting now");
+        std::process::exit(130);
+    });
+    token
+}
+
+/// Waits for Ctrl-C or (on Unix) SIGTERM.
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A progress bar on a terminal; otherwise a log line every 10% of the work.
+struct ConsoleProgress {
+    bar: Option<ProgressBar>,
+    total: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicU64,
+}
+
+impl ConsoleProgress {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+                )
+                .expect("static template"),
+            );
+            bar
+        });
+        Self {
+            bar,
+            total: 0.into(),
+            done: 0.into(),
+        }
+    }
+}
+
+impl Progress for ConsoleProgress {
+    fn planned(&self, artists: u64) {
+        self.total
+            .store(artists, std::sync::atomic::Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.set_length(artists);
+        }
+    }
+
+    fn artist_done(&self, name: &str, outcome: &str) {
+        let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                bar.set_message(format!("{name}: {outcome}"));
+            }
+            None => {
+                let total = self.total.load(std::sync::atomic::Ordering::Relaxed).max(1);
+                let step = (total / 10).max(1);
+                if done.is_multiple_of(step) || done == total {
+                    tracing::info!("{done}/{total} artists done");
+                }
+            }
+        }
+    }
+
+    fn finished(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

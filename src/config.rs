@@ -1,0 +1,401 @@
+//! Settings, read once at startup from the environment (and `.env`, via dotenvy).
+//!
+//! This module owns every configuration name, its default and its parsing; nothing else
+//! reads the environment. Secrets (the Spotify client secret, a database password) are
+//! wrapped so that `Debug`/`Display` never print them, and parse errors name the variable
+//! but never echo a secret's value.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// A value that must never reach a log line or an error message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The raw value, for the one place that sends it (an HTTP header, a connection).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A database URL: displayed with its password masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+
+    /// The URL with any password replaced by `***`, safe to log.
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        let Some(scheme_end) = url.find("://") else {
+            return url.clone();
+        };
+        let rest = &url[scheme_end + 3..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let user_info = &authority[..at];
+                let user = user_info.split(':').next().unwrap_or("");
+                let masked = if user_info.contains(':') {
+                    format!("{user}:***")
+                } else {
+                    user.to_owned()
+                };
+                format!("{}{}@{}", &url[..scheme_end + 3], masked, &rest[at + 1..])
+            }
+            None => url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Spotify client-credentials app.
+#[derive(Clone, Debug)]
+pub struct SpotifyCredentials {
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+/// How many requests a provider may receive in a sliding window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max_requests: u32,
+    pub window: Duration,
+}
+
+/// The one retry/timeout policy every outbound call follows.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpSettings {
+    /// Whole-request timeout (connect, send, read the body).
+    pub timeout: Duration,
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// First backoff delay; doubled per attempt, with jitter.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// A `Retry-After` up to this long is waited out; a longer one is a block.
+    pub max_retry_after: Duration,
+    /// Calls that failed after all retries, in a row, before a provider counts as down
+    /// for the rest of the run.
+    pub failures_before_down: u32,
+}
+
+/// What a refresh run does and how much it may spend.
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    pub profile_max_age: Duration,
+    pub tracks_max_age: Duration,
+    pub related_max_age: Duration,
+    /// Artists worked on at the same time.
+    pub concurrency: usize,
+    /// Spotify calls one run may make.
+    pub spotify_run_budget: u32,
+    /// Spotify calls all runs together may make in 24 hours (the quota is per day).
+    pub spotify_daily_budget: u32,
+    /// The catalog stops growing through related artists at this size.
+    pub max_catalog_artists: u64,
+    /// New artists one run may add through related artists.
+    pub max_new_artists_per_run: u32,
+    /// How long an artist that could not be matched on Deezer waits before another try.
+    pub deezer_remap_after: Duration,
+    /// How long an endpoint Spotify refused stays unused before it is tried again.
+    pub spotify_recheck_after: Duration,
+    pub tracks_kept: usize,
+    pub related_kept: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub spotify: Option<SpotifyCredentials>,
+    pub spotify_api_url: String,
+    pub spotify_auth_url: String,
+    pub spotify_market: String,
+    pub spotify_rate: RateLimit,
+    pub deezer_api_url: String,
+    pub deezer_rate: RateLimit,
+    pub http: HttpSettings,
+    pub sync: SyncSettings,
+    pub log_dir: Option<PathBuf>,
+    pub log_files_kept: usize,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{name}: {problem}")]
+    Invalid { name: &'static str, problem: String },
+    #[error("SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET must be set together")]
+    HalfSpotifyCredentials,
+}
+
+pub const DEFAULT_SPOTIFY_API_URL: &str = "https://api.spotify.com/v1";
+pub const DEFAULT_SPOTIFY_AUTH_URL: &str = "https://accounts.spotify.com/api/token";
+pub const DEFAULT_DEEZER_API_URL: &str = "https://api.deezer.com";
+
+impl Settings {
+    /// Reads `.env` (if present) into the environment, then the settings from it.
+    pub fn load() -> Result<Self, ConfigError> {
+        dotenvy::dotenv().ok();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Settings from an explicit map: tests and benchmarks use this to point at fakes.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        let spotify = match (
+            vars.text("SPOTIFY_CLIENT_ID"),
+            vars.text("SPOTIFY_CLIENT_SECRET"),
+        ) {
+            (Some(client_id), Some(secret)) => Some(SpotifyCredentials {
+                client_id,
+                client_secret: Secret::new(secret),
+            }),
+            (None, None) => None,
+            _ => return Err(ConfigError::HalfSpotifyCredentials),
+        };
+        let market = vars.text("SPOTIFY_MARKET").unwrap_or_else(|| "KR".into());
+        if market.len() != 2 || !market.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(ConfigError::Invalid {
+                name: "SPOTIFY_MARKET",
+                problem: format!("expected a two-letter country code, got {market:?}"),
+            });
+        }
+        Ok(Settings {
+            database_url: DatabaseUrl::new(
+                vars.text("DATABASE_URL")
+                    .unwrap_or_else(|| migration::DEFAULT_DATABASE_URL.into()),
+            ),
+            spotify,
+            spotify_api_url: vars.url("SPOTIFY_API_URL", DEFAULT_SPOTIFY_API_URL)?,
+            spotify_auth_url: vars.url("SPOTIFY_AUTH_URL", DEFAULT_SPOTIFY_AUTH_URL)?,
+            spotify_market: market.to_ascii_uppercase(),
+            spotify_rate: RateLimit {
+                max_requests: vars.number("SPOTIFY_MAX_REQUESTS", 60)?,
+                window: vars.duration("SPOTIFY_WINDOW", Duration::from_secs(30))?,
+            },
+            deezer_api_url: vars.url("DEEZER_API_URL", DEFAULT_DEEZER_API_URL)?,
+            deezer_rate: RateLimit {
+                max_requests: vars.number("DEEZER_MAX_REQUESTS", 45)?,
+                window: vars.duration("DEEZER_WINDOW", Duration::from_secs(5))?,
+            },
+            http: HttpSettings {
+                timeout: vars.duration("HTTP_TIMEOUT", Duration::from_secs(10))?,
+                max_attempts: vars.number("HTTP_MAX_ATTEMPTS", 4)?.max(1),
+                backoff_base: vars.duration("HTTP_BACKOFF_BASE", Duration::from_millis(500))?,
+                backoff_max: vars.duration("HTTP_BACKOFF_MAX", Duration::from_secs(8))?,
+                max_retry_after: vars.duration("HTTP_MAX_RETRY_AFTER", Duration::from_secs(60))?,
+                failures_before_down: vars.number("HTTP_FAILURES_BEFORE_DOWN", 5)?.max(1),
+            },
+            sync: SyncSettings {
+                profile_max_age: vars.duration("SYNC_PROFILE_MAX_AGE", days(7))?,
+                tracks_max_age: vars.duration("SYNC_TRACKS_MAX_AGE", days(1))?,
+                related_max_age: vars.duration("SYNC_RELATED_MAX_AGE", days(1))?,
+                concurrency: vars.number("SYNC_CONCURRENCY", 8)?.max(1) as usize,
+                spotify_run_budget: vars.number("SPOTIFY_RUN_BUDGET", 500)?,
+                spotify_daily_budget: vars.number("SPOTIFY_DAILY_BUDGET", 1500)?,
+                max_catalog_artists: vars.number::<u32>("CATALOG_MAX_ARTISTS", 5000)? as u64,
+                max_new_artists_per_run: vars.number("SYNC_MAX_NEW_ARTISTS", 200)?,
+                deezer_remap_after: vars.duration("DEEZER_REMAP_AFTER", days(7))?,
+                spotify_recheck_after: vars.duration("SPOTIFY_RECHECK_AFTER", days(7))?,
+                tracks_kept: vars.number::<u32>("SYNC_TRACKS_KEPT", 10)?.clamp(1, 50) as usize,
+                related_kept: vars.number::<u32>("SYNC_RELATED_KEPT", 10)?.clamp(1, 20) as usize,
+            },
+            log_dir: vars.text("LOG_DIR").map(PathBuf::from),
+            log_files_kept: vars.number::<u32>("LOG_FILES_KEPT", 14)?.max(1) as usize,
+        })
+    }
+}
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 24 * 3600)
+}
+
+/// Typed access to the variables, each error naming the variable.
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    /// The trimmed value; empty counts as unset (an `.env` line `X=` means "default").
+    fn text(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn number<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match self.text(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .replace('_', "")
+                .parse()
+                .map_err(|_| ConfigError::Invalid {
+                    name,
+                    problem: format!("expected a whole number, got {raw:?}"),
+                }),
+        }
+    }
+
+    fn duration(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.text(name) {
+            None => Ok(default),
+            Some(raw) => parse_duration(&raw).ok_or_else(|| ConfigError::Invalid {
+                name,
+                problem: format!(
+                    "expected a duration like 500ms, 30s, 15m, 12h or 7d, got {raw:?}"
+                ),
+            }),
+        }
+    }
+
+    fn url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let url = self.text(name).unwrap_or_else(|| default.to_owned());
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                name,
+                problem: format!("expected an http(s) URL, got {url:?}"),
+            });
+        }
+        Ok(url.trim_end_matches('/').to_owned())
+    }
+}
+
+/// Parses `500ms`, `30s`, `15m`, `12h`, `7d`, or a bare number of seconds.
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let value: u64 = digits.parse().ok()?;
+    let seconds = |n: u64| Some(Duration::from_secs(n));
+    match unit.trim() {
+        "" | "s" => seconds(value),
+        "ms" => Some(Duration::from_millis(value)),
+        "m" => seconds(value.checked_mul(60)?),
+        "h" => seconds(value.checked_mul(3600)?),
+        "d" => seconds(value.checked_mul(86_400)?),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_point_at_the_real_services_and_a_local_sqlite_file() {
+        let s = settings(&[]).unwrap();
+        assert!(s.database_url.is_sqlite());
+        assert!(s.spotify.is_none());
+        assert_eq!(s.spotify_api_url, DEFAULT_SPOTIFY_API_URL);
+        assert_eq!(s.spotify_market, "KR");
+        assert_eq!(s.sync.tracks_kept, 10);
+        assert_eq!(s.deezer_rate.max_requests, 45);
+    }
+
+    #[test]
+    fn the_client_secret_never_prints() {
+        let s = settings(&[
+            ("SPOTIFY_CLIENT_ID", "id123"),
+            ("SPOTIFY_CLIENT_SECRET", "hunter2-very-secret"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(shown.contains("id123"));
+        assert!(!shown.contains("hunter2"));
+    }
+
+    #[test]
+    fn a_database_password_is_masked_in_display() {
+        let url = DatabaseUrl::new("mysql://sync:p4ss@db.local:3306/artistbot");
+        assert_eq!(url.to_string(), "mysql://sync:***@db.local:3306/artistbot");
+        assert!(!format!("{url:?}").contains("p4ss"));
+        let no_password = DatabaseUrl::new("mysql://root@127.0.0.1:3306/test");
+        assert_eq!(no_password.to_string(), "mysql://root@127.0.0.1:3306/test");
+    }
+
+    #[test]
+    fn half_the_spotify_credentials_is_an_error() {
+        assert_eq!(
+            settings(&[("SPOTIFY_CLIENT_ID", "x")]).unwrap_err(),
+            ConfigError::HalfSpotifyCredentials
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let err = settings(&[("SYNC_CONCURRENCY", "many")]).unwrap_err();
+        assert!(err.to_string().starts_with("SYNC_CONCURRENCY:"), "{err}");
+        let err = settings(&[("SYNC_TRACKS_MAX_AGE", "soon")]).unwrap_err();
+        assert!(err.to_string().contains("SYNC_TRACKS_MAX_AGE"), "{err}");
+        let err = settings(&[("DEEZER_API_URL", "ftp://x")]).unwrap_err();
+        assert!(err.to_string().contains("DEEZER_API_URL"), "{err}");
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("2 h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("fast"), None);
+        assert_eq!(parse_duration("3w"), None);
+    }
+}

@@ -1,0 +1,153 @@
+//! Artist names and references as people type them.
+//!
+//! [`name_key`] is the one folding rule the whole product uses: the sync engine to match
+//! Spotify and Deezer artists, the store to index names and aliases, the skill endpoint
+//! to look up what a user typed. Changing it changes every stored key, so it is tested
+//! here against the cases that matter (Hangul, Kana, accents, punctuation, emoji).
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Folds a name for comparison: Unicode NFKC, lower case, Latin accents removed, and
+/// spacing and punctuation dropped. CJK text is left as it is (never transliterated), so
+/// "아이브" and "IVE" stay different keys; aliases connect them.
+///
+/// A name made only of punctuation or symbols ("!!!", "🌈") would fold to nothing; it
+/// keeps its symbols instead (spaces removed), so it still has a key of its own.
+pub fn name_key(name: &str) -> String {
+    // NFKD separates Latin accents from their letters so they can be dropped; the marks
+    // of other scripts (Devanagari vowel signs, Kana voicing marks) are kept, then NFKC
+    // puts everything back together.
+    let decomposed: String = name
+        .nfkd()
+        .filter(|c| !is_latin_accent(*c))
+        .collect::<String>()
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .collect();
+    let key: String = decomposed
+        .chars()
+        .filter(|c| c.is_alphanumeric() || is_combining_mark(*c))
+        .collect();
+    if key.is_empty() {
+        decomposed.chars().filter(|c| !c.is_whitespace()).collect()
+    } else {
+        key
+    }
+}
+
+/// The combining diacritics Latin, Greek and Cyrillic letters carry (é = e + U+0301).
+fn is_latin_accent(c: char) -> bool {
+    ('\u{0300}'..='\u{036F}').contains(&c)
+}
+
+/// What a user gave to `artistbot add`: a Spotify id, a Spotify link, or a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArtistRef {
+    SpotifyId(String),
+    Name(String),
+}
+
+/// Reads a Spotify artist id (22 base62 characters), an `open.spotify.com/.../artist/ID`
+/// link (any locale prefix, any query), a `spotify:artist:ID` URI, or else a name.
+/// Returns `None` for blank input.
+pub fn parse_artist_ref(input: &str) -> Option<ArtistRef> {
+    let input = input.trim();
+    if input.is_empty() {
+        return None;
+    }
+    if let Some(id) = input.strip_prefix("spotify:artist:") {
+        return Some(ArtistRef::SpotifyId(id.to_owned()));
+    }
+    if let Some(rest) = input
+        .strip_prefix("https://")
+        .or_else(|| input.strip_prefix("http://"))
+        && rest.starts_with("open.spotify.com/")
+    {
+        let path = rest.split(['?', '#']).next().unwrap_or(rest);
+        let mut segments = path.split('/');
+        while let Some(segment) = segments.next() {
+            if segment == "artist"
+                && let Some(id) = segments.next()
+                && is_spotify_id(id)
+            {
+                return Some(ArtistRef::SpotifyId(id.to_owned()));
+            }
+        }
+        return Some(ArtistRef::Name(input.to_owned()));
+    }
+    if is_spotify_id(input) && input.chars().any(|c| c.is_ascii_digit()) {
+        return Some(ArtistRef::SpotifyId(input.to_owned()));
+    }
+    Some(ArtistRef::Name(input.to_owned()))
+}
+
+/// Spotify ids are 22 characters of base62. (A 22-letter word without digits is read as
+/// a name by [`parse_artist_ref`]; real ids almost always contain a digit.)
+pub fn is_spotify_id(s: &str) -> bool {
+    s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_spacing_and_punctuation_fold_away() {
+        assert_eq!(name_key("OH MY GIRL"), "ohmygirl");
+        assert_eq!(name_key("  oh-my girl! "), "ohmygirl");
+        assert_eq!(name_key("IZ*ONE"), "izone");
+        assert_eq!(name_key("fromis_9"), "fromis9");
+        assert_eq!(name_key("(G)I-DLE"), "gidle");
+    }
+
+    #[test]
+    fn latin_accents_fold_but_other_scripts_keep_their_marks() {
+        assert_eq!(name_key("Beyoncé"), name_key("Beyonce"));
+        assert_eq!(name_key("Mötley Crüe"), "motleycrue");
+        // Kana voicing marks are meaning, not decoration: ガ is not カ.
+        assert_ne!(name_key("ガ"), name_key("カ"));
+        assert_eq!(name_key("ガ"), "ガ");
+        // Devanagari vowel signs survive.
+        assert_eq!(name_key("हिंदी"), "हिंदी");
+    }
+
+    #[test]
+    fn hangul_is_left_as_hangul() {
+        assert_eq!(name_key("아이브"), "아이브");
+        assert_eq!(name_key("오마이 걸"), "오마이걸");
+        assert_ne!(name_key("아이브"), name_key("IVE"));
+        // Compatibility forms fold to the same key (NFKC): full-width Latin letters.
+        assert_eq!(name_key("ＩＶＥ"), "ive");
+    }
+
+    #[test]
+    fn names_without_letters_still_get_a_key() {
+        assert_eq!(name_key("!!!"), "!!!");
+        assert_eq!(name_key("🌈 🌈"), "🌈🌈");
+        assert_ne!(name_key("🌈"), name_key("🔥"));
+        assert_eq!(name_key("   "), "");
+    }
+
+    #[test]
+    fn spotify_links_uris_and_ids_are_recognized() {
+        let id = "6RHTUrRF63xao58xh9FXYJ";
+        for input in [
+            id.to_owned(),
+            format!("spotify:artist:{id}"),
+            format!("https://open.spotify.com/artist/{id}"),
+            format!("https://open.spotify.com/intl-ko/artist/{id}?si=abc123"),
+        ] {
+            assert_eq!(
+                parse_artist_ref(&input),
+                Some(ArtistRef::SpotifyId(id.into())),
+                "{input}"
+            );
+        }
+        assert_eq!(
+            parse_artist_ref(" OH MY GIRL "),
+            Some(ArtistRef::Name("OH MY GIRL".into()))
+        );
+        assert_eq!(parse_artist_ref(""), None);
+    }
+}

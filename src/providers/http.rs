@@ -1,0 +1,417 @@
+//! The one outbound HTTP policy: every call to every provider goes through [`Upstream::call`].
+//!
+//! It owns, in this order per attempt: the provider-down breaker, the call budget, the
+//! client-side rate limiter, the request timeout, reading the body, and then asks the
+//! provider's classifier what the answer means. Transport errors, timeouts and answers
+//! the classifier calls retryable are retried with bounded exponential backoff and full
+//! jitter; a `Retry-After` is honoured up to [`HttpSettings::max_retry_after`] and a
+//! longer one is handed back to the caller (for Spotify that is a quota block, not a
+//! reason to sleep for hours). The number of attempts is bounded, always.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+use thiserror::Error;
+use tokio::time::Instant;
+
+use crate::config::{HttpSettings, RateLimit};
+
+/// An upstream's answer, body already read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Reply {
+    /// `Retry-After` in seconds (the only form Spotify sends), if present and sane.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.headers
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .map(Duration::from_secs)
+    }
+}
+
+/// What a provider's classifier makes of a reply.
+pub enum Verdict<T, E> {
+    Done(T),
+    /// Worth another attempt: after the given wait, or after the policy's backoff.
+    Retry {
+        after: Option<Duration>,
+        cause: String,
+    },
+    /// Final; no retry will change it.
+    Fail(E),
+}
+
+/// Why a call produced no value.
+#[derive(Debug, Error)]
+pub enum CallError<E> {
+    #[error(transparent)]
+    Provider(E),
+    #[error("gave up after {attempts} attempts: {cause}")]
+    GaveUp { attempts: u32, cause: String },
+    #[error("asked to wait {0:?} before calling again")]
+    RetryAfterTooLong(Duration),
+    #[error("call budget exhausted")]
+    BudgetExhausted,
+    #[error("provider is down for this run")]
+    ProviderDown,
+}
+
+/// A number of calls that may still be made. Shared by every clone of a client.
+#[derive(Debug)]
+pub struct CallBudget {
+    remaining: AtomicI64,
+    spent: AtomicU64,
+}
+
+impl CallBudget {
+    pub fn new(calls: u32) -> Self {
+        Self {
+            remaining: AtomicI64::new(i64::from(calls)),
+            spent: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes one call from the budget; `false` when none is left.
+    pub fn try_spend(&self) -> bool {
+        let before = self.remaining.fetch_sub(1, Ordering::SeqCst);
+        if before <= 0 {
+            self.remaining.fetch_add(1, Ordering::SeqCst);
+            return false;
+        }
+        self.spent.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.remaining.load(Ordering::SeqCst).max(0) as u64
+    }
+
+    pub fn spent(&self) -> u64 {
+        self.spent.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts of requests by how they ended, for reports and metrics.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    requests: AtomicU64,
+    ok: AtomicU64,
+    client_errors: AtomicU64,
+    server_errors: AtomicU64,
+    rate_limited: AtomicU64,
+    transport_errors: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// A snapshot of [`CallStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    pub requests: u64,
+    pub ok: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    pub rate_limited: u64,
+    pub transport_errors: u64,
+    pub retries: u64,
+}
+
+impl CallStats {
+    pub fn snapshot(&self) -> CallCounts {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CallCounts {
+            requests: get(&self.requests),
+            ok: get(&self.ok),
+            client_errors: get(&self.client_errors),
+            server_errors: get(&self.server_errors),
+            rate_limited: get(&self.rate_limited),
+            transport_errors: get(&self.transport_errors),
+            retries: get(&self.retries),
+        }
+    }
+
+    fn record_status(&self, status: StatusCode) {
+        let counter = if status == StatusCode::TOO_MANY_REQUESTS {
+            &self.rate_limited
+        } else if status.is_server_error() {
+            &self.server_errors
+        } else if status.is_client_error() {
+            &self.client_errors
+        } else {
+            &self.ok
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// At most `max_requests` in any `window`, across every task using the limiter.
+#[derive(Debug)]
+pub struct SlidingWindowLimiter {
+    limit: RateLimit,
+    sent: Mutex<VecDeque<Instant>>,
+}
+
+impl SlidingWindowLimiter {
+    pub fn new(limit: RateLimit) -> Self {
+        Self {
+            limit,
+            sent: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Waits until one more request fits in the window, and books it.
+    pub async fn acquire(&self) {
+        if self.limit.max_requests == 0 {
+            return;
+        }
+        loop {
+            let wait = {
+                let mut sent = self.sent.lock().expect("limiter lock poisoned");
+                let now = Instant::now();
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.limit.window)
+                {
+                    sent.pop_front();
+                }
+                if sent.len() < self.limit.max_requests as usize {
+                    sent.push_back(now);
+                    return;
+                }
+                // The oldest booking leaves the window first.
+                self.limit.window - now.duration_since(sent[0])
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// One upstream host reached under the shared policy.
+#[derive(Debug)]
+pub struct Upstream {
+    name: &'static str,
+    client: reqwest::Client,
+    policy: HttpSettings,
+    limiter: Option<SlidingWindowLimiter>,
+    budget: Option<std::sync::Arc<CallBudget>>,
+    stats: CallStats,
+    failures_in_a_row: AtomicU32,
+    down: AtomicBool,
+}
+
+impl Upstream {
+    pub fn new(
+        name: &'static str,
+        client: reqwest::Client,
+        policy: HttpSettings,
+        limit: Option<RateLimit>,
+        budget: Option<std::sync::Arc<CallBudget>>,
+    ) -> Self {
+        Self {
+            name,
+            client,
+            policy,
+            limiter: limit.map(SlidingWindowLimiter::new),
+            budget,
+            stats: CallStats::default(),
+            failures_in_a_row: AtomicU32::new(0),
+            down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub fn stats(&self) -> CallCounts {
+        self.stats.snapshot()
+    }
+
+    pub fn budget(&self) -> Option<&CallBudget> {
+        self.budget.as_deref()
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::SeqCst)
+    }
+
+    /// Sends the request `build` makes, under the policy, until `classify` accepts or
+    /// rejects an answer or the attempts run out. `what` names the call in errors.
+    pub async fn call<T, E, B, C>(
+        &self,
+        what: &str,
+        build: B,
+        classify: C,
+    ) -> Result<T, CallError<E>>
+    where
+        B: Fn(&reqwest::Client) -> RequestBuilder,
+        C: Fn(&Reply) -> Verdict<T, E>,
+    {
+        let mut cause = String::new();
+        for attempt in 1..=self.policy.max_attempts {
+            if self.is_down() {
+                return Err(CallError::ProviderDown);
+            }
+            if let Some(budget) = &self.budget
+                && !budget.try_spend()
+            {
+                return Err(CallError::BudgetExhausted);
+            }
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire().await;
+            }
+            if attempt > 1 {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let wait = match self.send(build(&self.client)).await {
+                Ok(reply) => {
+                    self.stats.record_status(reply.status);
+                    match classify(&reply) {
+                        Verdict::Done(value) => {
+                            self.failures_in_a_row.store(0, Ordering::SeqCst);
+                            return Ok(value);
+                        }
+                        Verdict::Fail(error) => {
+                            // A definite answer (404, 403) means the host is up.
+                            self.failures_in_a_row.store(0, Ordering::SeqCst);
+                            return Err(CallError::Provider(error));
+                        }
+                        Verdict::Retry { after, cause: why } => {
+                            cause = format!("{what}: {why}");
+                            match after {
+                                Some(after) if after > self.policy.max_retry_after => {
+                                    return Err(CallError::RetryAfterTooLong(after));
+                                }
+                                Some(after) => after,
+                                None => self.backoff(attempt),
+                            }
+                        }
+                    }
+                }
+                Err(transport) => {
+                    self.stats.transport_errors.fetch_add(1, Ordering::Relaxed);
+                    cause = format!("{what}: {transport}");
+                    self.backoff(attempt)
+                }
+            };
+            tracing::debug!(provider = self.name, attempt, %cause, ?wait, "retrying");
+            if attempt < self.policy.max_attempts {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        let failures = self.failures_in_a_row.fetch_add(1, Ordering::SeqCst) + 1;
+        if failures >= self.policy.failures_before_down && !self.down.swap(true, Ordering::SeqCst) {
+            tracing::warn!(
+                provider = self.name,
+                failures,
+                "provider failed {failures} calls in a row; no more calls to it this run"
+            );
+        }
+        Err(CallError::GaveUp {
+            attempts: self.policy.max_attempts,
+            cause,
+        })
+    }
+
+    /// Sends and reads the whole body within the timeout. Errors carry no URL: query
+    /// strings hold user input, and error text ends up in logs and run summaries.
+    async fn send(&self, request: RequestBuilder) -> Result<Reply, String> {
+        let exchange = async {
+            let response = request.send().await.map_err(describe_transport_error)?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.map_err(describe_transport_error)?;
+            Ok(Reply {
+                status,
+                headers,
+                body,
+            })
+        };
+        match tokio::time::timeout(self.policy.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("timed out after {:?}", self.policy.timeout)),
+        }
+    }
+
+    /// Exponential backoff with full jitter, capped: attempt 1 waits up to `base`,
+    /// attempt 2 up to `2 * base`, and so on, never more than `backoff_max`.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .policy
+            .backoff_base
+            .saturating_mul(1u32 << (attempt - 1).min(16))
+            .min(self.policy.backoff_max);
+        ceiling.mul_f64(0.5 + fastrand::f64() / 2.0)
+    }
+}
+
+fn describe_transport_error(error: reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "connection broke while reading the answer"
+    } else {
+        "request failed"
+    };
+    // The innermost cause says most ("connection reset by peer"); reqwest's own text
+    // would repeat the URL.
+    let error = error.without_url();
+    let mut innermost: &dyn std::error::Error = &error;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    let mut detail = innermost.to_string();
+    if detail.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|i| detail.is_char_boundary(*i))
+            .unwrap_or(0);
+        detail.truncate(cut);
+    }
+    format!("{kind} ({detail})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_never_goes_below_zero() {
+        let budget = CallBudget::new(2);
+        assert!(budget.try_spend());
+        assert!(budget.try_spend());
+        assert!(!budget.try_spend());
+        assert!(!budget.try_spend());
+        assert_eq!(budget.remaining(), 0);
+        assert_eq!(budget.spent(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limiter_holds_requests_to_the_window() {
+        let limiter = SlidingWindowLimiter::new(RateLimit {
+            max_requests: 3,
+            window: Duration::from_secs(5),
+        });
+        let start = Instant::now();
+        for _ in 0..7 {
+            limiter.acquire().await;
+        }
+        // 3 at t=0, 3 at t=5, the 7th at t=10.
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+    }
+}

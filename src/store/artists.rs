@@ -1,0 +1,435 @@
+//! Catalog reads and writes outside the per-artist refresh: the planner's view of every
+//! artist, lookups by id, by Deezer id and by folded name, new artists, profiles,
+//! Deezer mappings and aliases.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDateTime;
+use entity::{artist_aliases, artists, deezer_artists, related_artists};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use super::{IN_CHUNK, Store, StoreError};
+use crate::catalog::{ArtistState, DeezerArtistEntry, DeezerMapping, NewArtist, ProfileUpdate};
+use crate::names::name_key;
+
+/// Column widths (characters) of the schema; longer text is cut, longer URLs dropped.
+pub(crate) const NAME_LEN: usize = 512;
+pub(crate) const URL_LEN: usize = 1024;
+
+/// Cuts `text` to `max` characters, on a character boundary.
+pub(crate) fn fit(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => text[..cut].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// A URL that fits its column, or nothing: a cut URL would point somewhere else.
+pub(crate) fn fit_url(url: Option<&str>) -> Option<String> {
+    url.filter(|u| !u.is_empty() && u.chars().count() <= URL_LEN)
+        .map(str::to_owned)
+}
+
+/// A short description of a catalog artist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtistSummary {
+    pub id: String,
+    pub name: String,
+    pub deezer_id: Option<i64>,
+    pub deezer_fans: Option<i64>,
+}
+
+impl From<artists::Model> for ArtistSummary {
+    fn from(m: artists::Model) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            deezer_id: m.deezer_id,
+            deezer_fans: m.deezer_fans,
+        }
+    }
+}
+
+impl Store {
+    /// Every catalog artist with its freshness: the planner sorts these itself (a few
+    /// thousand small rows; one query plus one for the related counts).
+    pub async fn artist_states(&self) -> Result<Vec<ArtistState>, StoreError> {
+        let related_counts: HashMap<String, i64> = related_artists::Entity::find()
+            .select_only()
+            .column(related_artists::Column::ArtistId)
+            .column_as(related_artists::Column::RelatedId.count(), "n")
+            .group_by(related_artists::Column::ArtistId)
+            .into_tuple::<(String, i64)>()
+            .all(self.db())
+            .await
+            .map_err(StoreError::query("counting related artists"))?
+            .into_iter()
+            .collect();
+        let rows = artists::Entity::find()
+            .order_by_asc(artists::Column::Id)
+            .all(self.db())
+            .await
+            .map_err(StoreError::query("reading the catalog"))?;
+        Ok(rows
+            .into_iter()
+            .map(|m| ArtistState {
+                related_count: related_counts.get(&m.id).copied().unwrap_or(0) as usize,
+                deezer_mapping: m.deezer_mapping.as_deref().and_then(DeezerMapping::parse),
+                id: m.id,
+                name: m.name,
+                name_key: m.name_key,
+                deezer_id: m.deezer_id,
+                deezer_checked_at: m.deezer_checked_at,
+                deezer_fans: m.deezer_fans,
+                image_url: m.image_url,
+                profile_refreshed_at: m.profile_refreshed_at,
+                tracks_refreshed_at: m.tracks_refreshed_at,
+                related_refreshed_at: m.related_refreshed_at,
+            })
+            .collect())
+    }
+
+    pub async fn artist_count(&self) -> Result<u64, StoreError> {
+        artists::Entity::find()
+            .count(self.db())
+            .await
+            .map_err(StoreError::query("counting artists"))
+    }
+
+    pub async fn artist(&self, id: &str) -> Result<Option<ArtistSummary>, StoreError> {
+        Ok(artists::Entity::find_by_id(id.to_owned())
+            .one(self.db())
+            .await
+            .map_err(StoreError::query("reading an artist"))?
+            .map(ArtistSummary::from))
+    }
+
+    /// Artists whose folded name, or one of whose aliases, is `key`; the most followed
+    /// (then most fans) first.
+    pub async fn artists_named(&self, key: &str) -> Result<Vec<ArtistSummary>, StoreError> {
+        let mut found: Vec<ArtistSummary> = artists::Entity::find()
+            .filter(artists::Column::NameKey.eq(key))
+            .order_by_desc(artists::Column::Followers)
+            .order_by_desc(artists::Column::DeezerFans)
+            .order_by_asc(artists::Column::Id)
+            .all(self.db())
+            .await
+            .map_err(StoreError::query("looking up an artist by name"))?
+            .into_iter()
+            .map(ArtistSummary::from)
+            .collect();
+        if found.is_empty()
+            && let Some(alias) = artist_aliases::Entity::find_by_id(key.to_owned())
+                .one(self.db())
+                .await
+                .map_err(StoreError::query("looking up an alias"))?
+            && let Some(artist) = self.artist(&alias.artist_id).await?
+        {
+            found.push(artist);
+        }
+        Ok(found)
+    }
+
+    /// Which of `ids` are in the catalog.
+    pub async fn existing_artist_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+        let mut existing = HashSet::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let rows: Vec<String> = artists::Entity::find()
+                .select_only()
+                .column(artists::Column::Id)
+                .filter(artists::Column::Id.is_in(chunk.iter().cloned()))
+                .into_tuple()
+                .all(self.db())
+                .await
+                .map_err(StoreError::query("checking artist ids"))?;
+            existing.extend(rows);
+        }
+        Ok(existing)
+    }
+
+    /// Catalog artists holding these Deezer ids: Deezer id → Spotify id.
+    pub async fn artists_by_deezer_ids(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, String>, StoreError> {
+        artists_by_deezer_ids(self.db(), ids).await
+    }
+
+    /// What the cache knows of these Deezer artists.
+    pub async fn deezer_entries(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, DeezerArtistEntry>, StoreError> {
+        let mut entries = HashMap::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let rows = deezer_artists::Entity::find()
+                .filter(deezer_artists::Column::DeezerId.is_in(chunk.iter().copied()))
+                .all(self.db())
+                .await
+                .map_err(StoreError::query("reading the Deezer artist cache"))?;
+            for row in rows {
+                entries.insert(
+                    row.deezer_id,
+                    DeezerArtistEntry {
+                        deezer_id: row.deezer_id,
+                        name: row.name,
+                        fans: row.fans,
+                        albums: row.albums,
+                        picture_url: row.picture_url,
+                        spotify_id: row.spotify_id,
+                        mapping: DeezerMapping::parse(&row.mapping)
+                            .unwrap_or(DeezerMapping::Unmapped),
+                        checked_at: row.checked_at,
+                        attempts: row.attempts,
+                    },
+                );
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Adds artists not yet in the catalog (existing ids are left alone). A Deezer id
+    /// another artist already holds is not given again. Returns how many were added.
+    pub async fn add_artists(
+        &self,
+        new: &[NewArtist],
+        now: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        let taken = self.taken_deezer_ids(new).await?;
+        insert_new_artists(self.db(), new, &taken, now).await
+    }
+
+    pub(crate) async fn taken_deezer_ids(
+        &self,
+        new: &[NewArtist],
+    ) -> Result<HashSet<i64>, StoreError> {
+        let wanted: Vec<i64> = new.iter().filter_map(|a| a.deezer_id).collect();
+        if wanted.is_empty() {
+            return Ok(HashSet::new());
+        }
+        Ok(self
+            .artists_by_deezer_ids(&wanted)
+            .await?
+            .into_keys()
+            .collect())
+    }
+
+    /// Writes fetched profiles of existing artists, many in one statement.
+    pub async fn update_profiles(
+        &self,
+        updates: &[ProfileUpdate],
+        now: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        upsert_profiles(self.db(), updates, now).await
+    }
+
+    /// Records the outcome of matching an artist on Deezer.
+    pub async fn save_deezer_mapping(
+        &self,
+        artist_id: &str,
+        mapping: DeezerMapping,
+        deezer_id: Option<i64>,
+        fans: Option<i64>,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        let mut update = artists::Entity::update_many()
+            .col_expr(
+                artists::Column::DeezerMapping,
+                Expr::value(mapping.as_str()),
+            )
+            .col_expr(artists::Column::DeezerCheckedAt, Expr::value(now))
+            .col_expr(artists::Column::DeezerId, Expr::value(deezer_id));
+        if fans.is_some() {
+            update = update.col_expr(artists::Column::DeezerFans, Expr::value(fans));
+        }
+        update
+            .filter(artists::Column::Id.eq(artist_id))
+            .exec(self.db())
+            .await
+            .map_err(StoreError::query("saving a Deezer mapping"))?;
+        Ok(())
+    }
+
+    /// Records `alias` as another spelling of the artist. An alias already pointing at
+    /// an artist keeps pointing there; returns whether this one was new.
+    pub async fn add_alias(
+        &self,
+        alias: &str,
+        artist_id: &str,
+        source: &str,
+        now: NaiveDateTime,
+    ) -> Result<bool, StoreError> {
+        let key = name_key(alias);
+        if key.is_empty() {
+            return Ok(false);
+        }
+        let row = artist_aliases::ActiveModel {
+            alias_key: Set(fit(&key, NAME_LEN)),
+            artist_id: Set(artist_id.to_owned()),
+            alias: Set(fit(alias.trim(), NAME_LEN)),
+            source: Set(source.to_owned()),
+            created_at: Set(now),
+        };
+        let added = artist_aliases::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(artist_aliases::Column::AliasKey)
+                    .do_nothing_on([artist_aliases::Column::AliasKey])
+                    .to_owned(),
+            )
+            .exec_without_returning(self.db())
+            .await
+            .map_err(StoreError::query("adding an alias"))?;
+        Ok(added > 0)
+    }
+}
+
+pub(crate) async fn artists_by_deezer_ids<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+) -> Result<HashMap<i64, String>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let rows: Vec<(String, Option<i64>)> = artists::Entity::find()
+            .select_only()
+            .column(artists::Column::Id)
+            .column(artists::Column::DeezerId)
+            .filter(artists::Column::DeezerId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await
+            .map_err(StoreError::query("looking up Deezer ids"))?;
+        found.extend(
+            rows.into_iter()
+                .filter_map(|(id, dz)| dz.map(|dz| (dz, id))),
+        );
+    }
+    Ok(found)
+}
+
+/// Inserts artists whose id is new; `taken` Deezer ids are left off.
+pub(crate) async fn insert_new_artists<C: ConnectionTrait>(
+    conn: &C,
+    new: &[NewArtist],
+    taken: &HashSet<i64>,
+    now: NaiveDateTime,
+) -> Result<u64, StoreError> {
+    let mut seen_ids = HashSet::new();
+    let mut seen_deezer = taken.clone();
+    let rows: Vec<artists::ActiveModel> = new
+        .iter()
+        .filter(|a| !a.profile.id.is_empty() && seen_ids.insert(a.profile.id.clone()))
+        .map(|a| {
+            let deezer_id = a.deezer_id.filter(|dz| seen_deezer.insert(*dz));
+            let p = &a.profile;
+            artists::ActiveModel {
+                id: Set(p.id.clone()),
+                name: Set(fit(&p.name, NAME_LEN)),
+                name_key: Set(fit(&name_key(&p.name), NAME_LEN)),
+                followers: Set(p.followers),
+                popularity: Set(p.popularity),
+                url: Set(fit_url(p.url.as_deref())),
+                image_url: Set(fit_url(p.image_url.as_deref())),
+                genres: Set(genres_json(&p.genres)),
+                source: Set(a.source.as_str().to_owned()),
+                fetched_at: Set(Some(now)),
+                deezer_id: Set(deezer_id),
+                deezer_fans: Set(a.deezer_fans),
+                deezer_mapping: Set(deezer_id.map(|_| DeezerMapping::Name.as_str().to_owned())),
+                deezer_checked_at: Set(deezer_id.map(|_| now)),
+                profile_refreshed_at: Set(Some(now)),
+                tracks_refreshed_at: Set(None),
+                related_refreshed_at: Set(None),
+                added_via: Set(a.added_via.as_str().to_owned()),
+                created_at: Set(now),
+            }
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    artists::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(artists::Column::Id)
+                .do_nothing_on([artists::Column::Id])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .map_err(StoreError::query("adding artists"))
+}
+
+/// Upserts profiles keyed by artist id: one statement for the whole slice.
+pub(crate) async fn upsert_profiles<C: ConnectionTrait>(
+    conn: &C,
+    updates: &[ProfileUpdate],
+    now: NaiveDateTime,
+) -> Result<u64, StoreError> {
+    let mut seen = HashSet::new();
+    let rows: Vec<artists::ActiveModel> = updates
+        .iter()
+        .filter(|u| seen.insert(u.profile.id.clone()))
+        .map(|u| {
+            let p = &u.profile;
+            let image = fit_url(p.image_url.as_deref())
+                .or_else(|| fit_url(u.fallback_image_url.as_deref()));
+            artists::ActiveModel {
+                id: Set(p.id.clone()),
+                name: Set(fit(&p.name, NAME_LEN)),
+                name_key: Set(fit(&name_key(&p.name), NAME_LEN)),
+                followers: Set(p.followers),
+                popularity: Set(p.popularity),
+                url: Set(fit_url(p.url.as_deref())),
+                image_url: Set(image),
+                genres: Set(genres_json(&p.genres)),
+                source: Set(u.source.as_str().to_owned()),
+                fetched_at: Set(Some(now)),
+                deezer_fans: Set(u.deezer_fans),
+                profile_refreshed_at: Set(Some(now)),
+                // Only used if the artist vanished meanwhile; the upsert updates the
+                // columns listed below and nothing else.
+                added_via: Set("related".to_owned()),
+                created_at: Set(now),
+                ..Default::default()
+            }
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let count = rows.len() as u64;
+    use artists::Column as C;
+    artists::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(C::Id)
+                .update_columns([
+                    C::Name,
+                    C::NameKey,
+                    C::Followers,
+                    C::Popularity,
+                    C::Url,
+                    C::ImageUrl,
+                    C::Genres,
+                    C::Source,
+                    C::FetchedAt,
+                    C::DeezerFans,
+                    C::ProfileRefreshedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .map_err(StoreError::query("updating profiles"))?;
+    Ok(count)
+}
+
+fn genres_json(genres: &[String]) -> Option<String> {
+    if genres.is_empty() {
+        None
+    } else {
+        serde_json::to_string(genres).ok()
+    }
+}

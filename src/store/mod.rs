@@ -1,0 +1,187 @@
+//! The store: THE ONLY MODULE THAT BUILDS QUERIES. It speaks sea-orm to MySQL/MariaDB or
+//! SQLite and returns the domain types of [`crate::catalog`]; entity `ActiveModel`s never
+//! leave it. It knows nothing of providers or of the sync's rules; it writes what it is
+//! given, each artist's refresh in one transaction.
+//!
+//! Submodules by table family: [`artists`] (catalog reads and writes, aliases, Deezer
+//! mapping), [`refresh`] (the per-artist transaction), [`runs`] (`sync_runs`),
+//! [`provider_state`] (what the upstreams allow), [`status`] (counts for `status`).
+
+pub mod artists;
+pub mod provider_state;
+pub mod refresh;
+pub mod runs;
+pub mod status;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use thiserror::Error;
+
+use crate::config::DatabaseUrl;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot connect to the database {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("database error while {doing}: {message}")]
+    Query {
+        doing: &'static str,
+        message: String,
+    },
+    #[error("the database schema is not up to date: run `artistbot migrate`")]
+    SchemaOutdated,
+}
+
+impl StoreError {
+    pub(crate) fn query(doing: &'static str) -> impl FnOnce(DbErr) -> StoreError {
+        move |error| StoreError::Query {
+            doing,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Connection pool sizing and timeouts.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A handle to the catalog database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    statements: Arc<AtomicU64>,
+}
+
+impl Store {
+    /// Connects (creating the SQLite file if needed). Errors never show the password.
+    pub async fn connect(url: &DatabaseUrl, pool: PoolOptions) -> Result<Self, StoreError> {
+        let mut options = ConnectOptions::new(url.expose().to_owned());
+        options
+            .max_connections(pool.max_connections)
+            .min_connections(0)
+            .connect_timeout(pool.connect_timeout)
+            .acquire_timeout(pool.connect_timeout)
+            .sqlx_logging(false);
+        if url.is_sqlite() {
+            // WAL lets readers (the skill endpoint) work while the sync writes; the busy
+            // timeout makes concurrent writers wait instead of failing at once.
+            options.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        }
+        let mut db = Database::connect(options)
+            .await
+            .map_err(|error| StoreError::Connect {
+                url: url.redacted(),
+                message: scrub(&error.to_string(), url),
+            })?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Self { db, statements })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(StoreError::query("migrating the schema"))
+    }
+
+    /// Fails with [`StoreError::SchemaOutdated`] when migrations are pending.
+    pub async fn ensure_schema(&self) -> Result<(), StoreError> {
+        let pending = Migrator::get_pending_migrations(&self.db)
+            .await
+            .map_err(StoreError::query("reading the migration status"))?;
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::SchemaOutdated)
+        }
+    }
+
+    /// Names of applied and pending migrations.
+    pub async fn migration_status(&self) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        let applied = Migrator::get_applied_migrations(&self.db)
+            .await
+            .map_err(StoreError::query("reading the migration status"))?;
+        let pending = Migrator::get_pending_migrations(&self.db)
+            .await
+            .map_err(StoreError::query("reading the migration status"))?;
+        Ok((
+            applied.iter().map(|m| m.name().to_owned()).collect(),
+            pending.iter().map(|m| m.name().to_owned()).collect(),
+        ))
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::query("pinging"))
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Statements sent since the store was opened (for benchmarks and reports).
+    pub fn statements_sent(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}
+
+/// Now, in UTC, to the second: both backends store whole seconds the same way, so a
+/// value read back compares equal to the value written.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(0)
+}
+
+/// Removes the password of `url` from an error message, should a driver quote it.
+fn scrub(message: &str, url: &DatabaseUrl) -> String {
+    let raw = url.expose();
+    let password = raw
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .and_then(|(user_info, _)| user_info.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|p| !p.is_empty());
+    match password {
+        Some(password) => message
+            .replace(raw, &url.redacted())
+            .replace(password, "***"),
+        None => message.to_owned(),
+    }
+}
+
+/// Placeholder list for `IN (...)` chunks: both backends accept thousands of parameters,
+/// but keeping chunks small keeps statements cacheable and within SQLite's default limit.
+pub(crate) const IN_CHUNK: usize = 500;

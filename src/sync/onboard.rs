@@ -1,0 +1,187 @@
+//! Adding artists the user names: Spotify ids and links are checked with one lookup,
+//! names are resolved through Spotify search (within the budget), and the spelling the
+//! user typed becomes an alias when it differs from the artist's name, so the next
+//! lookup costs no API call. The caller then refreshes the added artists right away.
+
+use crate::catalog::{AddedVia, NewArtist, Source};
+use crate::names::{ArtistRef, name_key};
+use crate::providers::spotify::{SpotifyClient, SpotifyError};
+use crate::store::{self, Store, StoreError};
+
+/// What became of one thing the user asked to add.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddOutcome {
+    Added {
+        id: String,
+        name: String,
+        alias: Option<String>,
+    },
+    AlreadyPresent {
+        id: String,
+        name: String,
+        alias: Option<String>,
+    },
+    NotFound {
+        input: String,
+        suggestions: Vec<String>,
+    },
+    Failed {
+        input: String,
+        error: String,
+    },
+}
+
+impl AddOutcome {
+    /// The catalog artist the input now names, if any.
+    pub fn artist_id(&self) -> Option<&str> {
+        match self {
+            AddOutcome::Added { id, .. } | AddOutcome::AlreadyPresent { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// Resolves and adds each input in turn; a failure of one does not stop the others.
+/// Store errors do stop: nothing can be added without the database.
+pub async fn add_artists(
+    store: &Store,
+    spotify: &SpotifyClient,
+    inputs: &[ArtistRef],
+    via: AddedVia,
+) -> Result<Vec<AddOutcome>, StoreError> {
+    let mut outcomes = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let outcome = match input {
+            ArtistRef::SpotifyId(id) => add_by_id(store, spotify, id, via).await?,
+            ArtistRef::Name(name) => add_by_name(store, spotify, name, via).await?,
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+async fn add_by_id(
+    store: &Store,
+    spotify: &SpotifyClient,
+    id: &str,
+    via: AddedVia,
+) -> Result<AddOutcome, StoreError> {
+    if let Some(artist) = store.artist(id).await? {
+        return Ok(AddOutcome::AlreadyPresent {
+            id: artist.id,
+            name: artist.name,
+            alias: None,
+        });
+    }
+    match spotify.artist(id).await {
+        Ok(profile) => {
+            let name = profile.name.clone();
+            insert(store, profile, via).await?;
+            Ok(AddOutcome::Added {
+                id: id.to_owned(),
+                name,
+                alias: None,
+            })
+        }
+        Err(SpotifyError::NotFound) => Ok(AddOutcome::NotFound {
+            input: id.to_owned(),
+            suggestions: Vec::new(),
+        }),
+        Err(error) => Ok(AddOutcome::Failed {
+            input: id.to_owned(),
+            error: error.to_string(),
+        }),
+    }
+}
+
+async fn add_by_name(
+    store: &Store,
+    spotify: &SpotifyClient,
+    name: &str,
+    via: AddedVia,
+) -> Result<AddOutcome, StoreError> {
+    let key = name_key(name);
+    if let Some(artist) = store.artists_named(&key).await?.into_iter().next() {
+        return Ok(AddOutcome::AlreadyPresent {
+            id: artist.id,
+            name: artist.name,
+            alias: None,
+        });
+    }
+    let hits = match spotify.search_artists(name, 10).await {
+        Ok(hits) => hits,
+        Err(error) => {
+            return Ok(AddOutcome::Failed {
+                input: name.to_owned(),
+                error: error.to_string(),
+            });
+        }
+    };
+    let exact = hits.iter().position(|hit| name_key(&hit.name) == key);
+    // A name typed in another script ("오마이걸") never matches the catalog name
+    // ("OH MY GIRL") letter for letter; Spotify's search (in the configured market)
+    // knows such spellings, so its best hit is taken and the spelling kept as an alias.
+    let chosen = exact.or_else(|| (!key.is_ascii() && !hits.is_empty()).then_some(0));
+    let Some(index) = chosen else {
+        return Ok(AddOutcome::NotFound {
+            input: name.to_owned(),
+            suggestions: hits.iter().take(3).map(|h| h.name.clone()).collect(),
+        });
+    };
+    let profile = hits
+        .into_iter()
+        .nth(index)
+        .expect("index from the same list");
+    let alias = (name_key(&profile.name) != key).then(|| name.trim().to_owned());
+    let (id, artist_name) = (profile.id.clone(), profile.name.clone());
+    let existed = store.artist(&id).await?.is_some();
+    if !existed {
+        insert(store, profile, via).await?;
+    }
+    if let Some(alias) = &alias {
+        store
+            .add_alias(alias, &id, alias_source(via), store::now())
+            .await?;
+    }
+    Ok(if existed {
+        AddOutcome::AlreadyPresent {
+            id,
+            name: artist_name,
+            alias,
+        }
+    } else {
+        AddOutcome::Added {
+            id,
+            name: artist_name,
+            alias,
+        }
+    })
+}
+
+fn alias_source(via: AddedVia) -> &'static str {
+    match via {
+        AddedVia::Request => "request",
+        AddedVia::Import => "import",
+        _ => "cli",
+    }
+}
+
+async fn insert(
+    store: &Store,
+    profile: crate::catalog::ArtistProfile,
+    via: AddedVia,
+) -> Result<(), StoreError> {
+    store
+        .add_artists(
+            &[NewArtist {
+                profile,
+                source: Source::Spotify,
+                deezer_id: None,
+                deezer_fans: None,
+                added_via: via,
+            }],
+            store::now(),
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! What a run did, and what that means for the caller's exit code.
+
+use std::time::Duration;
+
+use crate::providers::http::CallCounts;
+use crate::store::runs::{RunCounts, RunStatus};
+
+/// The result of one sync run.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub run_id: i64,
+    pub status: RunStatus,
+    pub counts: RunCounts,
+    /// Artists with due work left for a later run (quota, budget, provider down).
+    pub left_due: u64,
+    pub stop_reason: Option<String>,
+    /// The first errors, verbatim.
+    pub errors: Vec<String>,
+    pub errors_total: u64,
+    pub spotify_calls: CallCounts,
+    pub deezer_calls: CallCounts,
+    /// SQL statements the store sent during the run's lifetime.
+    pub statements: u64,
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    /// 0: everything due was refreshed; 2: stopped early for a reason the next run gets
+    /// past (quota, budget, a provider down, a signal); 1 is for runs that could not run.
+    pub fn exit_code(&self) -> i32 {
+        match self.status {
+            RunStatus::Completed => 0,
+            RunStatus::Partial | RunStatus::Interrupted | RunStatus::Running => 2,
+            RunStatus::Failed => 1,
+        }
+    }
+
+    /// The errors for `sync_runs.error_summary`, one per line.
+    pub fn error_summary(&self) -> Option<String> {
+        if self.errors.is_empty() {
+            return None;
+        }
+        let mut summary = self.errors.join("\n");
+        let more = self.errors_total.saturating_sub(self.errors.len() as u64);
+        if more > 0 {
+            summary.push_str(&format!("\n… and {more} more"));
+        }
+        Some(summary)
+    }
+}
