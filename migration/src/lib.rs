@@ -16,6 +16,7 @@ mod m20261127_000004_create_related_artists;
 mod m20261127_000005_create_deezer_artists;
 mod m20261127_000006_create_sync_runs;
 mod m20261127_000007_create_provider_state;
+mod m20261127_000008_create_artist_requests;
 mod table_options;
 
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_create_deezer_artists::Migration),
             Box::new(m20261127_000006_create_sync_runs::Migration),
             Box::new(m20261127_000007_create_provider_state::Migration),
+            Box::new(m20261127_000008_create_artist_requests::Migration),
         ]
     }
 }

@@ -199,8 +199,27 @@ impl Store {
         new: &[NewArtist],
         now: NaiveDateTime,
     ) -> Result<u64, StoreError> {
+        let (taken, fresh) = self.prepare_new_artists(new).await?;
+        insert_new_artists(self.db(), new, &taken, &fresh, now).await
+    }
+
+    /// Reads what inserting `new` depends on: Deezer ids other artists hold, and which
+    /// ids are not in the catalog yet (affected-row counts cannot tell on MySQL).
+    pub(crate) async fn prepare_new_artists(
+        &self,
+        new: &[NewArtist],
+    ) -> Result<(HashSet<i64>, HashSet<String>), StoreError> {
+        if new.is_empty() {
+            return Ok((HashSet::new(), HashSet::new()));
+        }
         let taken = self.taken_deezer_ids(new).await?;
-        insert_new_artists(self.db(), new, &taken, now).await
+        let ids: Vec<String> = new.iter().map(|a| a.profile.id.clone()).collect();
+        let existing = self.existing_artist_ids(&ids).await?;
+        let fresh = ids
+            .into_iter()
+            .filter(|id| !existing.contains(id))
+            .collect();
+        Ok((taken, fresh))
     }
 
     pub(crate) async fn taken_deezer_ids(
@@ -263,18 +282,27 @@ impl Store {
         source: &str,
         now: NaiveDateTime,
     ) -> Result<bool, StoreError> {
-        let key = name_key(alias);
+        let key = fit(&name_key(alias), NAME_LEN);
         if key.is_empty() {
             return Ok(false);
         }
+        // Affected-row counts differ between backends (MySQL reports a found duplicate as
+        // affected), so whether the alias is new is read, not inferred from the insert.
+        let existing = artist_aliases::Entity::find_by_id(key.clone())
+            .one(self.db())
+            .await
+            .map_err(StoreError::query("looking up an alias"))?;
+        if existing.is_some() {
+            return Ok(false);
+        }
         let row = artist_aliases::ActiveModel {
-            alias_key: Set(fit(&key, NAME_LEN)),
+            alias_key: Set(key),
             artist_id: Set(artist_id.to_owned()),
             alias: Set(fit(alias.trim(), NAME_LEN)),
             source: Set(source.to_owned()),
             created_at: Set(now),
         };
-        let added = artist_aliases::Entity::insert(row)
+        artist_aliases::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(artist_aliases::Column::AliasKey)
                     .do_nothing_on([artist_aliases::Column::AliasKey])
@@ -283,7 +311,7 @@ impl Store {
             .exec_without_returning(self.db())
             .await
             .map_err(StoreError::query("adding an alias"))?;
-        Ok(added > 0)
+        Ok(true)
     }
 }
 
@@ -310,18 +338,21 @@ pub(crate) async fn artists_by_deezer_ids<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// Inserts artists whose id is new; `taken` Deezer ids are left off.
+/// Inserts the artists of `new` whose id is in `fresh` (read beforehand with
+/// [`Store::prepare_new_artists`]); `taken` Deezer ids are left off. Returns how many
+/// rows it sent (a concurrent insert of the same id is ignored, not counted twice).
 pub(crate) async fn insert_new_artists<C: ConnectionTrait>(
     conn: &C,
     new: &[NewArtist],
     taken: &HashSet<i64>,
+    fresh: &HashSet<String>,
     now: NaiveDateTime,
 ) -> Result<u64, StoreError> {
     let mut seen_ids = HashSet::new();
     let mut seen_deezer = taken.clone();
     let rows: Vec<artists::ActiveModel> = new
         .iter()
-        .filter(|a| !a.profile.id.is_empty() && seen_ids.insert(a.profile.id.clone()))
+        .filter(|a| fresh.contains(&a.profile.id) && seen_ids.insert(a.profile.id.clone()))
         .map(|a| {
             let deezer_id = a.deezer_id.filter(|dz| seen_deezer.insert(*dz));
             let p = &a.profile;
@@ -351,6 +382,7 @@ pub(crate) async fn insert_new_artists<C: ConnectionTrait>(
     if rows.is_empty() {
         return Ok(0);
     }
+    let count = rows.len() as u64;
     artists::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(artists::Column::Id)
@@ -359,7 +391,8 @@ pub(crate) async fn insert_new_artists<C: ConnectionTrait>(
         )
         .exec_without_returning(conn)
         .await
-        .map_err(StoreError::query("adding artists"))
+        .map_err(StoreError::query("adding artists"))?;
+    Ok(count)
 }
 
 /// Upserts profiles keyed by artist id: one statement for the whole slice.

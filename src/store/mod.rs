@@ -5,11 +5,13 @@
 //!
 //! Submodules by table family: [`artists`] (catalog reads and writes, aliases, Deezer
 //! mapping), [`refresh`] (the per-artist transaction), [`runs`] (`sync_runs`),
-//! [`provider_state`] (what the upstreams allow), [`status`] (counts for `status`).
+//! [`provider_state`] (what the upstreams allow), [`requests`] (names users asked for),
+//! [`status`] (counts for `status`).
 
 pub mod artists;
 pub mod provider_state;
 pub mod refresh;
+pub mod requests;
 pub mod runs;
 pub mod status;
 

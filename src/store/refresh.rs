@@ -32,7 +32,7 @@ impl Store {
     ) -> Result<WriteCounts, StoreError> {
         // Reads happen before the transaction: on SQLite a transaction that reads and
         // then writes can fail outright when another writer got in between.
-        let taken = self.taken_deezer_ids(&refresh.new_artists).await?;
+        let (taken, fresh) = self.prepare_new_artists(&refresh.new_artists).await?;
         let write_related = match &refresh.related {
             Some(related) if related.complete => !related.related_ids.is_empty(),
             Some(related) => {
@@ -54,7 +54,7 @@ impl Store {
         let mut counts = WriteCounts::default();
         if !refresh.new_artists.is_empty() {
             counts.artists_added =
-                insert_new_artists(&txn, &refresh.new_artists, &taken, now).await?;
+                insert_new_artists(&txn, &refresh.new_artists, &taken, &fresh, now).await?;
         }
         upsert_deezer_entries(&txn, &refresh.deezer_entries).await?;
         if let Some(profile) = &refresh.profile {

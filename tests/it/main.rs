@@ -1,0 +1,11 @@
+//! The integration test binary: every test drives artistbot's real code against a real
+//! database (SQLite, and MySQL/MariaDB when `TEST_MYSQL_URL` is set) and, where it needs
+//! upstreams, the fake Spotify and Deezer of `testkit` on loopback.
+//!
+//! Each database test is written once with `db_test!` and runs as `<name>::sqlite` and
+//! `<name>::mysql`. Logs are silent unless `TEST_LOG=1`.
+
+#[macro_use]
+mod support;
+
+mod store_basics;
