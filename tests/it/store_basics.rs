@@ -2,7 +2,6 @@
 
 use artistbot::catalog::{AddedVia, ArtistProfile, NewArtist, Source};
 use artistbot::store;
-use testkit::db::TestDb;
 
 use crate::support::migrated_store;
 
