@@ -146,6 +146,9 @@ pub struct SyncSettings {
     pub spotify_recheck_after: Duration,
     pub tracks_kept: usize,
     pub related_kept: usize,
+    /// A lone Deezer name match with fewer fans than this is confirmed by a recording
+    /// before it is trusted.
+    pub confirm_below_fans: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -247,6 +250,9 @@ impl Settings {
                 spotify_recheck_after: vars.duration("SPOTIFY_RECHECK_AFTER", days(7))?,
                 tracks_kept: vars.number::<u32>("SYNC_TRACKS_KEPT", 10)?.clamp(1, 50) as usize,
                 related_kept: vars.number::<u32>("SYNC_RELATED_KEPT", 10)?.clamp(1, 20) as usize,
+                confirm_below_fans: i64::from(
+                    vars.number::<u32>("IDENTITY_CONFIRM_BELOW_FANS", 1000)?,
+                ),
             },
             log_dir: vars.text("LOG_DIR").map(PathBuf::from),
             log_files_kept: vars.number::<u32>("LOG_FILES_KEPT", 14)?.max(1) as usize,

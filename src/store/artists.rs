@@ -13,7 +13,9 @@ use sea_orm::{
 };
 
 use super::{IN_CHUNK, Store, StoreError};
-use crate::catalog::{ArtistState, DeezerArtistEntry, DeezerMapping, NewArtist, ProfileUpdate};
+use crate::catalog::{
+    ArtistState, DeezerArtistEntry, DeezerMapping, NewArtist, ProfileUpdate, Source,
+};
 use crate::names::name_key;
 
 /// Column widths (characters) of the schema; longer text is cut, longer URLs dropped.
@@ -371,7 +373,8 @@ pub(crate) async fn insert_new_artists<C: ConnectionTrait>(
                 deezer_fans: Set(a.deezer_fans),
                 deezer_mapping: Set(deezer_id.map(|_| DeezerMapping::Name.as_str().to_owned())),
                 deezer_checked_at: Set(deezer_id.map(|_| now)),
-                profile_refreshed_at: Set(Some(now)),
+                // An imported profile is old news: due at once, like the tracks.
+                profile_refreshed_at: Set((a.source != Source::Import).then_some(now)),
                 tracks_refreshed_at: Set(None),
                 related_refreshed_at: Set(None),
                 added_via: Set(a.added_via.as_str().to_owned()),

@@ -10,6 +10,7 @@
 
 pub mod artists;
 pub mod provider_state;
+pub mod reads;
 pub mod refresh;
 pub mod requests;
 pub mod runs;

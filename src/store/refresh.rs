@@ -9,8 +9,8 @@ use chrono::NaiveDateTime;
 use entity::{artists, deezer_artists, related_artists, top_tracks};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel,
+    PaginatorTrait, QueryFilter, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use super::artists::{NAME_LEN, fit, fit_url, insert_new_artists, upsert_profiles};
@@ -46,40 +46,44 @@ impl Store {
             None => false,
         };
 
+        let mut attempt = 1;
+        loop {
+            match self
+                .write_refresh(refresh, &taken, &fresh, write_related, now)
+                .await
+            {
+                Err(error) if attempt < WRITE_ATTEMPTS && is_lock_conflict(&error) => {
+                    // Another artist's transaction held a lock this one needed (InnoDB
+                    // picked this one as the deadlock victim, or SQLite stayed busy).
+                    // Nothing was written; try again after a short, jittered pause.
+                    tracing::debug!(attempt, %error, "retrying an artist's write after a lock conflict");
+                    let pause = 20 * attempt + fastrand::u64(0..30);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn write_refresh(
+        &self,
+        refresh: &ArtistRefresh,
+        taken: &HashSet<i64>,
+        fresh: &HashSet<String>,
+        write_related: bool,
+        now: NaiveDateTime,
+    ) -> Result<WriteCounts, StoreError> {
         let txn = self
             .db()
-            .begin()
+            .begin_with_options(refresh_transaction_options(self.backend()))
             .await
             .map_err(StoreError::query("starting a transaction"))?;
         let mut counts = WriteCounts::default();
-        if !refresh.new_artists.is_empty() {
-            counts.artists_added =
-                insert_new_artists(&txn, &refresh.new_artists, &taken, &fresh, now).await?;
-        }
-        upsert_deezer_entries(&txn, &refresh.deezer_entries).await?;
-        if let Some(profile) = &refresh.profile {
-            counts.profiles = upsert_profiles(&txn, std::slice::from_ref(profile), now).await?;
-        }
-        let mut tracks_refreshed = false;
-        if let Some((source, tracks)) = &refresh.tracks {
-            counts.top_tracks =
-                replace_top_tracks(&txn, &refresh.artist_id, *source, tracks, now).await?;
-            tracks_refreshed = true;
-        }
-        let mut related_refreshed = false;
-        if let Some(related) = &refresh.related {
-            if write_related {
-                counts.related = replace_related(
-                    &txn,
-                    &refresh.artist_id,
-                    related.source,
-                    &related.related_ids,
-                    now,
-                )
-                .await?;
-            }
-            related_refreshed = related.complete;
-        }
+        // The artist's own row first: every concurrent writer then takes its locks in the
+        // same order (own row, then child rows), which keeps InnoDB deadlocks rare.
+        let tracks_refreshed = refresh.tracks.is_some();
+        let related_refreshed = refresh.related.as_ref().is_some_and(|r| r.complete);
         if tracks_refreshed || related_refreshed {
             let mut update = artists::Entity::update_many();
             if tracks_refreshed {
@@ -94,11 +98,72 @@ impl Store {
                 .await
                 .map_err(StoreError::query("marking an artist refreshed"))?;
         }
+        if let Some(profile) = &refresh.profile {
+            counts.profiles = upsert_profiles(&txn, std::slice::from_ref(profile), now).await?;
+        }
+        if !refresh.new_artists.is_empty() {
+            counts.artists_added =
+                insert_new_artists(&txn, &refresh.new_artists, taken, fresh, now).await?;
+        }
+        upsert_deezer_entries(&txn, &refresh.deezer_entries).await?;
+        if let Some((source, tracks)) = &refresh.tracks {
+            counts.top_tracks =
+                replace_top_tracks(&txn, &refresh.artist_id, *source, tracks, now).await?;
+        }
+        if let Some(related) = &refresh.related
+            && write_related
+        {
+            counts.related = replace_related(
+                &txn,
+                &refresh.artist_id,
+                related.source,
+                &related.related_ids,
+                now,
+            )
+            .await?;
+        }
         txn.commit()
             .await
             .map_err(StoreError::query("committing an artist's refresh"))?;
         Ok(counts)
     }
+}
+
+/// Attempts at one artist's transaction when it loses a lock conflict.
+const WRITE_ATTEMPTS: u64 = 4;
+
+/// MySQL: READ COMMITTED, so the delete-then-upsert of an artist's rows takes no gap
+/// locks that block other artists' inserts. SQLite: `BEGIN IMMEDIATE`, so the write lock
+/// is taken (waiting up to the busy timeout) before anything is read.
+fn refresh_transaction_options(backend: DbBackend) -> TransactionOptions {
+    match backend {
+        DbBackend::Sqlite => TransactionOptions {
+            isolation_level: None,
+            access_mode: None,
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        },
+        _ => TransactionOptions {
+            isolation_level: Some(IsolationLevel::ReadCommitted),
+            access_mode: None,
+            sqlite_transaction_mode: None,
+        },
+    }
+}
+
+/// Deadlock (1213), lock wait timeout (1205), or SQLite's "database is locked".
+fn is_lock_conflict(error: &StoreError) -> bool {
+    let StoreError::Query { message, .. } = error else {
+        return false;
+    };
+    [
+        "1213",
+        "1205",
+        "Deadlock",
+        "database is locked",
+        "database table is locked",
+    ]
+    .iter()
+    .any(|marker| message.contains(marker))
 }
 
 /// Replaces an artist's top tracks with `tracks` (ranked by position): rows no longer in

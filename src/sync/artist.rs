@@ -411,22 +411,20 @@ impl ArtistWork<'_, '_> {
         self.deezer_resolved = true;
         let ctx = self.ctx;
         let artist = &self.task.artist;
-        let homonyms = ctx.homonyms.get(&artist.name_key).copied().unwrap_or(1);
-        let resolution = match identity::match_on_deezer(
-            &ctx.spotify,
-            &ctx.deezer,
-            ctx.store(),
-            artist,
-            homonyms,
-        )
-        .await
-        {
-            Ok(resolution) => resolution,
-            Err(error) => {
-                self.fail(&error);
-                return None;
-            }
+        let rules = identity::DoubtRules {
+            catalog_homonyms: ctx.homonyms.get(&artist.name_key).copied().unwrap_or(1),
+            confirm_below_fans: ctx.settings().sync.confirm_below_fans,
         };
+        let resolution =
+            match identity::match_on_deezer(&ctx.spotify, &ctx.deezer, ctx.store(), artist, rules)
+                .await
+            {
+                Ok(resolution) => resolution,
+                Err(error) => {
+                    self.fail(&error);
+                    return None;
+                }
+            };
         let (deezer_id, mapping, fans) = match resolution {
             Resolution::Mapped(found, how) => {
                 tracing::info!(

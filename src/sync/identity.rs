@@ -44,14 +44,23 @@ pub enum NameVerdict<T> {
     NoCandidate,
 }
 
+/// What makes a lone name match doubtful enough to need a confirming recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DoubtRules {
+    /// Catalog artists sharing the folded name, this one included.
+    pub catalog_homonyms: usize,
+    /// A candidate with fewer Deezer fans than this may be a namesake of an artist Deezer
+    /// does not have; it is confirmed first (a small artist costs one Spotify search once).
+    pub confirm_below_fans: i64,
+}
+
 /// Judges Deezer search hits for a catalog artist. `held_elsewhere` are Deezer ids other
-/// catalog artists already hold; `catalog_homonyms` counts catalog artists sharing the
-/// folded name (including this one).
+/// catalog artists already hold.
 pub fn judge_deezer_candidates(
     key: &str,
     hits: Vec<DeezerArtist>,
     held_elsewhere: &HashSet<i64>,
-    catalog_homonyms: usize,
+    rules: DoubtRules,
 ) -> NameVerdict<DeezerArtist> {
     let exact: Vec<DeezerArtist> = hits
         .into_iter()
@@ -73,8 +82,10 @@ pub fn judge_deezer_candidates(
     }
     let doubtful = free.len() > 1
         || some_held
-        || catalog_homonyms > 1
-        || free.iter().any(|hit| hit.albums == Some(0));
+        || rules.catalog_homonyms > 1
+        || free
+            .iter()
+            .any(|hit| hit.albums == Some(0) || hit.fans.unwrap_or(0) < rules.confirm_below_fans);
     if doubtful {
         // Most fans first: the likeliest real artist is checked first.
         free.sort_by_key(|hit| std::cmp::Reverse(hit.fans.unwrap_or(0)));
@@ -90,7 +101,7 @@ pub async fn match_on_deezer(
     deezer: &DeezerClient,
     store: &Store,
     artist: &ArtistState,
-    catalog_homonyms: usize,
+    rules: DoubtRules,
 ) -> Result<Resolution<DeezerArtist>, FetchError> {
     let hits = deezer.search_artists(&artist.name, 25).await?;
     let exact_ids: Vec<i64> = hits
@@ -105,7 +116,7 @@ pub async fn match_on_deezer(
         .filter(|(_, holder)| *holder != artist.id)
         .map(|(deezer_id, _)| deezer_id)
         .collect();
-    match judge_deezer_candidates(&artist.name_key, hits, &held_elsewhere, catalog_homonyms) {
+    match judge_deezer_candidates(&artist.name_key, hits, &held_elsewhere, rules) {
         NameVerdict::NoCandidate => Ok(Resolution::NotMapped(DeezerMapping::Unmapped)),
         NameVerdict::Accept(hit) => Ok(Resolution::Mapped(hit, DeezerMapping::Name)),
         NameVerdict::Confirm(candidates) => {
@@ -243,13 +254,20 @@ mod tests {
         }
     }
 
+    fn rules(catalog_homonyms: usize) -> DoubtRules {
+        DoubtRules {
+            catalog_homonyms,
+            confirm_below_fans: 1000,
+        }
+    }
+
     #[test]
     fn a_single_exact_match_is_accepted() {
         let verdict = judge_deezer_candidates(
             "ive",
             vec![hit(1, "IVE", 100_000, 12), hit(2, "Ive Mendes", 50, 3)],
             &HashSet::new(),
-            1,
+            rules(1),
         );
         assert_eq!(verdict, NameVerdict::Accept(hit(1, "IVE", 100_000, 12)));
     }
@@ -260,7 +278,7 @@ mod tests {
             "queen",
             vec![hit(7, "Queen", 75, 1), hit(8, "Queen", 9_000_000, 80)],
             &HashSet::new(),
-            1,
+            rules(1),
         );
         assert_eq!(
             verdict,
@@ -274,22 +292,38 @@ mod tests {
             "radiohead",
             vec![hit(3, "Radiohead", 10, 0)],
             &HashSet::new(),
-            1,
+            rules(1),
+        );
+        assert!(matches!(verdict, NameVerdict::Confirm(_)));
+    }
+
+    #[test]
+    fn a_match_with_few_fans_is_doubtful() {
+        let verdict = judge_deezer_candidates(
+            "soloact",
+            vec![hit(9, "Solo Act", 40, 2)],
+            &HashSet::new(),
+            rules(1),
         );
         assert!(matches!(verdict, NameVerdict::Confirm(_)));
     }
 
     #[test]
     fn a_catalog_homonym_makes_even_a_single_match_doubtful() {
-        let verdict =
-            judge_deezer_candidates("luna", vec![hit(4, "LUNA", 5000, 4)], &HashSet::new(), 2);
+        let verdict = judge_deezer_candidates(
+            "luna",
+            vec![hit(4, "LUNA", 5000, 4)],
+            &HashSet::new(),
+            rules(2),
+        );
         assert!(matches!(verdict, NameVerdict::Confirm(_)));
     }
 
     #[test]
     fn a_candidate_another_artist_holds_is_not_offered() {
         let held = HashSet::from([4]);
-        let verdict = judge_deezer_candidates("luna", vec![hit(4, "Luna", 5000, 4)], &held, 1);
+        let verdict =
+            judge_deezer_candidates("luna", vec![hit(4, "Luna", 5000, 4)], &held, rules(1));
         assert_eq!(verdict, NameVerdict::Confirm(Vec::new()));
     }
 
@@ -299,7 +333,7 @@ mod tests {
             "ive",
             vec![hit(5, "IVE feat. Someone", 10, 1), hit(6, "IVES", 10, 1)],
             &HashSet::new(),
-            1,
+            rules(1),
         );
         assert_eq!(verdict, NameVerdict::NoCandidate);
     }

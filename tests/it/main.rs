@@ -9,3 +9,4 @@
 mod support;
 
 mod store_basics;
+mod sync_engine;

@@ -61,3 +61,184 @@ pub async fn migrated_store(db: &TestDb) -> Store {
     store.migrate().await.expect("migrating the test database");
     store
 }
+
+/// A catalog database, the fake upstreams, and settings pointing at both.
+pub struct SyncHarness {
+    pub fake: testkit::fake::FakeUpstream,
+    pub store: Store,
+    pub settings: std::sync::Arc<artistbot::config::Settings>,
+    pub env: Vec<(String, String)>,
+    /// Keeps the test database alive (and drops it) with the harness.
+    _db: TestDb,
+}
+
+/// Settings that keep tests fast: short timeouts and backoffs, no client-side rate
+/// limits (tests that need one set it).
+pub const FAST_ENV: &[(&str, &str)] = &[
+    ("HTTP_TIMEOUT", "1s"),
+    ("HTTP_MAX_ATTEMPTS", "3"),
+    ("HTTP_BACKOFF_BASE", "10ms"),
+    ("HTTP_BACKOFF_MAX", "40ms"),
+    ("HTTP_MAX_RETRY_AFTER", "2s"),
+    ("SPOTIFY_MAX_REQUESTS", "0"),
+    ("DEEZER_MAX_REQUESTS", "0"),
+    ("SYNC_CONCURRENCY", "4"),
+];
+
+impl SyncHarness {
+    pub async fn new(
+        db: TestDb,
+        world: testkit::fake::World,
+        mode: testkit::fake::SpotifyMode,
+    ) -> Self {
+        Self::with_env(db, world, mode, &[]).await
+    }
+
+    /// As [`SyncHarness::new`], with more (or overriding) settings.
+    pub async fn with_env(
+        db: TestDb,
+        world: testkit::fake::World,
+        mode: testkit::fake::SpotifyMode,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let fake = testkit::fake::FakeUpstream::start(world, mode).await;
+        let mut env: Vec<(String, String)> = fake.env();
+        env.push(("DATABASE_URL".into(), db.url.clone()));
+        for (k, v) in FAST_ENV.iter().chain(extra) {
+            env.retain(|(key, _)| key != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+        let map = env.iter().cloned().collect();
+        let settings = std::sync::Arc::new(
+            artistbot::config::Settings::from_map(&map).expect("test settings parse"),
+        );
+        let store = migrated_store(&db).await;
+        SyncHarness {
+            fake,
+            store,
+            settings,
+            env,
+            _db: db,
+        }
+    }
+
+    pub fn engine(&self) -> artistbot::sync::SyncEngine {
+        artistbot::sync::SyncEngine::new(self.store.clone(), self.settings.clone())
+    }
+
+    /// One stale-first run, as `artistbot sync` does it.
+    pub async fn sync(&self) -> artistbot::sync::RunReport {
+        self.run(artistbot::sync::RunOptions::stale(
+            artistbot::sync::Trigger::Cli,
+        ))
+        .await
+    }
+
+    /// One run refreshing everything, whatever its age.
+    pub async fn sync_all(&self) -> artistbot::sync::RunReport {
+        self.run(artistbot::sync::RunOptions {
+            force: true,
+            ..artistbot::sync::RunOptions::stale(artistbot::sync::Trigger::Cli)
+        })
+        .await
+    }
+
+    pub async fn run(&self, options: artistbot::sync::RunOptions) -> artistbot::sync::RunReport {
+        self.engine()
+            .run(
+                options,
+                tokio_util::sync::CancellationToken::new(),
+                &artistbot::sync::NoProgress,
+            )
+            .await
+            .expect("the run itself does not fail")
+    }
+
+    /// Puts artists of the fake world into the catalog without any API call, as an
+    /// import would (profile due, no data yet).
+    pub async fn seed(&self, ids: &[&str]) {
+        let world = self.fake_world();
+        let new: Vec<artistbot::catalog::NewArtist> = ids
+            .iter()
+            .map(|id| {
+                let artist = world
+                    .spotify
+                    .get(*id)
+                    .expect("seeded artists exist in the world");
+                artistbot::catalog::NewArtist {
+                    profile: artistbot::catalog::ArtistProfile {
+                        id: artist.id.clone(),
+                        name: artist.name.clone(),
+                        followers: None,
+                        popularity: None,
+                        url: None,
+                        image_url: None,
+                        genres: Vec::new(),
+                    },
+                    source: artistbot::catalog::Source::Import,
+                    deezer_id: None,
+                    deezer_fans: None,
+                    added_via: artistbot::catalog::AddedVia::Import,
+                }
+            })
+            .collect();
+        self.store
+            .add_artists(&new, artistbot::store::now())
+            .await
+            .expect("seeding artists");
+    }
+
+    /// The artist's tracks as the fake Deezer would give them (for seeding old data).
+    pub fn fake_tracks(&self, spotify_id: &str) -> Vec<artistbot::catalog::TopTrack> {
+        let world = self.fake_world();
+        world.spotify[spotify_id]
+            .top
+            .iter()
+            .map(|&t| {
+                let track = &world.tracks[t];
+                artistbot::catalog::TopTrack {
+                    id: track.deezer_id.map(|d| d.to_string()).unwrap_or_default(),
+                    name: track.title.clone(),
+                    album_name: track.album.clone(),
+                    image_url: track.cover.clone(),
+                    popularity: None,
+                    deezer_rank: Some(track.deezer_rank),
+                    isrc: None,
+                    url: None,
+                    duration_ms: None,
+                }
+            })
+            .collect()
+    }
+
+    pub fn fake_world(&self) -> testkit::fake::World {
+        let mut copy = None;
+        self.fake.update_world(|w| copy = Some(w.clone()));
+        copy.expect("world copied")
+    }
+
+    pub async fn tracks(&self, artist_id: &str) -> Vec<artistbot::store::reads::StoredTrack> {
+        self.store
+            .stored_tracks(artist_id)
+            .await
+            .expect("reading tracks")
+    }
+
+    pub async fn related(&self, artist_id: &str) -> Vec<String> {
+        self.store
+            .stored_related(artist_id)
+            .await
+            .expect("reading related")
+            .into_iter()
+            .map(|r| r.related_id)
+            .collect()
+    }
+
+    pub async fn artist(&self, id: &str) -> artistbot::store::reads::StoredArtist {
+        self.store
+            .stored_artist(id)
+            .await
+            .expect("reading an artist")
+            .unwrap_or_else(|| panic!("artist {id} is in the catalog"))
+    }
+}
