@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use tracing::Instrument;
 
 use crate::catalog::{
-    AddedVia, ArtistRefresh, DeezerArtistEntry, DeezerMapping, NewArtist, ProfileUpdate,
-    RelatedUpdate, Source, WriteCounts,
+    AddedVia, ArtistRefresh, ArtistState, DeezerArtistEntry, DeezerMapping, NewArtist,
+    ProfileUpdate, RelatedUpdate, Source, WriteCounts,
 };
 use crate::providers::deezer::DeezerArtist;
 use crate::providers::spotify::{SpotifyError, SpotifyFeature};
@@ -44,7 +44,13 @@ impl ArtistOutcome {
     }
 }
 
-pub(crate) async fn refresh_artist(ctx: &RunContext<'_>, task: ArtistTask) -> ArtistOutcome {
+/// Refreshes one artist. `prematched` is the outcome of the run's Deezer matching phase,
+/// when the artist went through it.
+pub(crate) async fn refresh_artist(
+    ctx: &RunContext<'_>,
+    task: ArtistTask,
+    prematched: Option<DeezerMatch>,
+) -> ArtistOutcome {
     let span = tracing::info_span!("artist", id = %task.artist.id, name = %task.artist.name);
     async move {
         let mut work = ArtistWork {
@@ -63,6 +69,9 @@ pub(crate) async fn refresh_artist(ctx: &RunContext<'_>, task: ArtistTask) -> Ar
             deezer_resolved: task.artist.deezer_id.is_some(),
             task,
         };
+        if let Some(matched) = prematched {
+            work.apply_deezer_match(matched);
+        }
         work.run().await;
         work.outcome
     }
@@ -399,7 +408,7 @@ impl ArtistWork<'_, '_> {
         });
     }
 
-    /// The artist's Deezer id, matching it now if that was never done or is due again.
+    /// The artist's Deezer id, matching it now if that was not done this run.
     /// `None` when it has no trustworthy match (counted) or matching failed (recorded).
     async fn deezer_artist_id(&mut self) -> Option<i64> {
         if let Some(id) = self.deezer_id {
@@ -408,59 +417,103 @@ impl ArtistWork<'_, '_> {
         if self.deezer_resolved {
             return None;
         }
+        let matched = match_on_deezer_and_save(self.ctx, &self.task.artist).await;
+        self.apply_deezer_match(matched)
+    }
+
+    /// Takes in the outcome of matching on Deezer (now or in the run's matching phase).
+    fn apply_deezer_match(&mut self, matched: DeezerMatch) -> Option<i64> {
         self.deezer_resolved = true;
-        let ctx = self.ctx;
-        let artist = &self.task.artist;
-        let rules = identity::DoubtRules {
-            catalog_homonyms: ctx.homonyms.get(&artist.name_key).copied().unwrap_or(1),
-            confirm_below_fans: ctx.settings().sync.confirm_below_fans,
-        };
-        let resolution =
-            match identity::match_on_deezer(&ctx.spotify, &ctx.deezer, ctx.store(), artist, rules)
-                .await
-            {
-                Ok(resolution) => resolution,
-                Err(error) => {
-                    self.fail(&error);
-                    return None;
+        match matched {
+            DeezerMatch::Mapped { id, fans, picture } => {
+                if fans.is_some() {
+                    self.deezer_fans = fans;
                 }
-            };
-        let (deezer_id, mapping, fans) = match resolution {
-            Resolution::Mapped(found, how) => {
-                tracing::info!(
-                    deezer_id = found.id,
-                    evidence = how.as_str(),
-                    "matched on Deezer"
-                );
-                self.deezer_picture = found.picture_url.clone();
-                (Some(found.id), how, found.fans)
+                self.deezer_picture = picture;
+                self.deezer_id = Some(id);
+                Some(id)
             }
-            Resolution::NotMapped(why) => {
-                tracing::info!(
-                    reason = why.as_str(),
-                    "no trustworthy Deezer match; left unmapped"
-                );
+            DeezerMatch::Unmapped => {
                 self.outcome.unmapped = true;
-                (None, why, None)
+                None
             }
-            Resolution::Deferred(reason) => {
-                tracing::debug!(%reason, "Deezer match needs Spotify; left for a later run");
+            DeezerMatch::Deferred => {
                 self.outcome.left_due = true;
-                return None;
+                None
             }
-        };
-        if let Err(error) = ctx
-            .store()
-            .save_deezer_mapping(&artist.id, mapping, deezer_id, fans, ctx.now)
-            .await
-        {
-            self.fail(&error.into());
-            return None;
+            DeezerMatch::Failed(error) => {
+                self.fail(&error);
+                None
+            }
         }
-        if fans.is_some() {
-            self.deezer_fans = fans;
+    }
+}
+
+/// The outcome of matching a catalog artist on Deezer, already saved.
+#[derive(Debug)]
+pub(crate) enum DeezerMatch {
+    Mapped {
+        id: i64,
+        fans: Option<i64>,
+        picture: Option<String>,
+    },
+    /// No trustworthy match; recorded so the artist waits before the next attempt.
+    Unmapped,
+    /// Needs Spotify (to confirm a recording) while Spotify cannot be called.
+    Deferred,
+    Failed(FetchError),
+}
+
+/// Matches a catalog artist on Deezer and records the outcome (mapping or why not).
+pub(crate) async fn match_on_deezer_and_save(
+    ctx: &RunContext<'_>,
+    artist: &ArtistState,
+) -> DeezerMatch {
+    let rules = identity::DoubtRules {
+        catalog_homonyms: ctx.homonyms.get(&artist.name_key).copied().unwrap_or(1),
+        confirm_below_fans: ctx.settings().sync.confirm_below_fans,
+    };
+    let resolution = match identity::match_on_deezer(
+        &ctx.spotify,
+        &ctx.deezer,
+        ctx.store(),
+        artist,
+        rules,
+    )
+    .await
+    {
+        Ok(resolution) => resolution,
+        Err(error) => return DeezerMatch::Failed(error),
+    };
+    let (matched, mapping, deezer_id, fans) = match resolution {
+        Resolution::Mapped(found, how) => {
+            tracing::info!(artist = %artist.name, deezer_id = found.id, evidence = how.as_str(), "matched on Deezer");
+            (
+                DeezerMatch::Mapped {
+                    id: found.id,
+                    fans: found.fans,
+                    picture: found.picture_url,
+                },
+                how,
+                Some(found.id),
+                found.fans,
+            )
         }
-        self.deezer_id = deezer_id;
-        deezer_id
+        Resolution::NotMapped(why) => {
+            tracing::info!(artist = %artist.name, reason = why.as_str(), "no trustworthy Deezer match; left unmapped");
+            (DeezerMatch::Unmapped, why, None, None)
+        }
+        Resolution::Deferred(reason) => {
+            tracing::debug!(artist = %artist.name, %reason, "Deezer match needs Spotify; left for a later run");
+            return DeezerMatch::Deferred;
+        }
+    };
+    match ctx
+        .store()
+        .save_deezer_mapping(&artist.id, mapping, deezer_id, fans, ctx.now)
+        .await
+    {
+        Ok(()) => matched,
+        Err(error) => DeezerMatch::Failed(error.into()),
     }
 }

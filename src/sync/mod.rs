@@ -306,6 +306,9 @@ impl SyncEngine {
             .refresh_profiles_in_batches(&ctx, &plan.tasks, shutdown)
             .await?;
         let concurrency = self.settings.sync.concurrency;
+        let mut prematched =
+            match_due_artists_on_deezer(&ctx, &plan.tasks, capabilities, concurrency, shutdown)
+                .await;
         let mut finished = 0u64;
         let mut work = futures::stream::iter(plan.tasks)
             .take_while(|_| std::future::ready(!shutdown.is_cancelled()))
@@ -313,7 +316,8 @@ impl SyncEngine {
                 if batched.contains_key(&task.artist.id) {
                     task.profile_due = false;
                 }
-                artist::refresh_artist(&ctx, task)
+                let matched = prematched.remove(&task.artist.id);
+                artist::refresh_artist(&ctx, task, matched)
             })
             .buffer_unordered(concurrency);
         while let Some(outcome) = work.next().await {
@@ -456,6 +460,32 @@ impl SyncEngine {
         }
         Ok(access)
     }
+}
+
+/// Matches every due artist that needs Deezer and has no Deezer id yet, before any
+/// artist's data is fetched. Related artists found on Deezer are then mostly catalog
+/// artists with a known Deezer id, and linking them costs no Spotify search at all.
+async fn match_due_artists_on_deezer(
+    ctx: &RunContext<'_>,
+    tasks: &[plan::ArtistTask],
+    capabilities: plan::Capabilities,
+    concurrency: usize,
+    shutdown: &CancellationToken,
+) -> HashMap<String, artist::DeezerMatch> {
+    let unmatched = tasks.iter().filter(|task| {
+        task.artist.deezer_id.is_none()
+            && ((task.tracks_due && capabilities.tracks_need_deezer)
+                || (task.related_due && capabilities.related_need_deezer))
+    });
+    futures::stream::iter(unmatched)
+        .take_while(|_| std::future::ready(!shutdown.is_cancelled()))
+        .map(|task| async move {
+            let matched = artist::match_on_deezer_and_save(ctx, &task.artist).await;
+            (task.artist.id.clone(), matched)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
 }
 
 /// Shared by every artist's work within one run.
