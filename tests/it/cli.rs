@@ -193,7 +193,7 @@ db_test!(
         h.seed(&refs).await;
         h.fake.set_latency(Duration::from_millis(60));
 
-        let mut child = command(&h, &["sync"], &[])
+        let child = command(&h, &["sync"], &[])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
