@@ -21,7 +21,13 @@ use crate::sync::{Progress, RunOptions, RunReport, SyncEngine, Trigger};
 /// own); on a server they must be applied with `artistbot migrate`, typically by a
 /// user with more rights than the sync user.
 pub async fn open_store(settings: &Settings) -> Result<Store> {
-    let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;
+    // Every artist in flight may hold a connection; a few more serve run bookkeeping.
+    let pool = PoolOptions {
+        max_connections: (settings.sync.concurrency as u32 + 2)
+            .max(PoolOptions::default().max_connections),
+        ..PoolOptions::default()
+    };
+    let store = Store::connect(&settings.database_url, pool).await?;
     if settings.database_url.is_sqlite() {
         store.migrate().await?;
     } else {
@@ -326,12 +332,13 @@ fn print_report(report: &RunReport) {
         c.artists_added
     );
     println!(
-        "wrote {} profiles, {} top tracks, {} related rows; {} Spotify and {} Deezer calls in {:.1}s",
+        "wrote {} profiles, {} top tracks, {} related rows; {} Spotify and {} Deezer calls, {} SQL statements in {:.1}s",
         c.profiles_written,
         c.top_tracks_written,
         c.related_written,
         c.spotify_calls,
         c.deezer_calls,
+        report.statements,
         report.elapsed.as_secs_f64()
     );
     if let Some(reason) = &report.stop_reason {

@@ -246,6 +246,7 @@ impl SyncEngine {
     ) -> Result<RunReport, StoreError> {
         let (spotify, deezer) = self.clients(now).await?;
         let states = self.store.artist_states().await?;
+        probe_unknown_endpoints(&spotify, &states).await;
         let capabilities = plan::Capabilities {
             spotify_configured: spotify.is_configured(),
             tracks_need_deezer: !spotify.is_configured()
@@ -320,11 +321,23 @@ impl SyncEngine {
                 artist::refresh_artist(&ctx, task, matched)
             })
             .buffer_unordered(concurrency);
-        while let Some(outcome) = work.next().await {
-            ctx.absorb(&outcome);
-            progress.artist_done(&outcome.name, outcome.summary());
-            finished += 1;
-            if finished.is_multiple_of(25) {
+        // Progress is saved by a second future polled alongside the workers, never in
+        // the loop that drives them: a loop body awaiting the database would stop polling
+        // workers that hold pooled connections mid-transaction, and starve the pool.
+        let (saved_progress, mut progress_due) = tokio::sync::watch::channel(());
+        let drive_workers = async {
+            while let Some(outcome) = work.next().await {
+                ctx.absorb(&outcome);
+                progress.artist_done(&outcome.name, outcome.summary());
+                finished += 1;
+                if finished.is_multiple_of(25) {
+                    let _ = saved_progress.send(());
+                }
+            }
+            drop(saved_progress);
+        };
+        let save_progress = async {
+            while progress_due.changed().await.is_ok() {
                 ctx.persist_spotify_access().await;
                 let counts = ctx.counts();
                 if let Err(error) = self
@@ -335,7 +348,8 @@ impl SyncEngine {
                     tracing::warn!(%error, "could not record run progress");
                 }
             }
-        }
+        };
+        futures::join!(drive_workers, save_progress);
         drop(work);
         ctx.persist_spotify_access().await;
         progress.finished();
@@ -459,6 +473,30 @@ impl SyncEngine {
             }
         }
         Ok(access)
+    }
+}
+
+/// Finds out, with one call each, whether this app may use Spotify's top tracks and
+/// related artists, when no run has learned it yet (or the last answer is old enough to
+/// ask again). Knowing it before planning lets the run match artists on Deezer first
+/// instead of discovering the refusal artist by artist.
+async fn probe_unknown_endpoints(spotify: &SpotifyClient, states: &[ArtistState]) {
+    let Some(sample) = states.first() else {
+        return;
+    };
+    if spotify.unusable().is_some() {
+        return;
+    }
+    let access = spotify.access();
+    let unknown =
+        |f: SpotifyFeature| !access.available.contains(&f) && !access.unavailable.contains(&f);
+    // The answers only matter for what they say about the endpoint; the artist's data
+    // is fetched (from wherever it may come) during the run itself.
+    if unknown(SpotifyFeature::TopTracks) {
+        let _ = spotify.top_tracks(&sample.id).await;
+    }
+    if unknown(SpotifyFeature::RelatedArtists) {
+        let _ = spotify.related_artists(&sample.id).await;
     }
 }
 

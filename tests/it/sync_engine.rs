@@ -638,3 +638,30 @@ db_test!(
         assert_eq!(h.tracks(&ive).await, before);
     }
 );
+
+db_test!(
+    async fn a_first_development_mode_run_spends_about_one_spotify_call_per_artist(db: TestDb) {
+        let world = World::synthetic(40, 10, 10);
+        let ids: Vec<String> = world.spotify.keys().cloned().collect();
+        let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        h.seed(&refs).await;
+
+        let report = h.sync().await;
+
+        assert_eq!(report.status, RunStatus::Completed, "{report:?}");
+        // One profile lookup each, plus a probe of the refused endpoints; related
+        // artists are catalog artists matched on Deezer first, so no searches.
+        let spotify = h.fake.spotify_api_calls();
+        assert!(spotify <= 40 + 3, "{spotify} Spotify calls for 40 artists");
+        assert_eq!(h.fake.count(Provider::SpotifyApi, "/search"), 0);
+        assert_eq!(
+            h.fake.deezer_calls(),
+            3 * 40,
+            "search, top and related each"
+        );
+        for id in &ids {
+            assert_eq!(h.related(id).await.len(), 10);
+        }
+    }
+);
