@@ -244,6 +244,8 @@ async fn run(scenario: &Scenario, backend: &str, mysql: &str) {
 }
 
 /// Runs `artistbot sync` and returns its stdout and peak RSS (KiB) from `wait4`.
+// The child is reaped by `wait4` (which also reports its resource use), not `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn run_sync(env: &HashMap<String, String>) -> (Vec<u8>, i64) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_artistbot"))
         .arg("sync")
