@@ -6,9 +6,11 @@
 //! Submodules by table family: [`artists`] (catalog reads and writes, aliases, Deezer
 //! mapping), [`refresh`] (the per-artist transaction), [`runs`] (`sync_runs`),
 //! [`provider_state`] (what the upstreams allow), [`requests`] (names users asked for),
-//! [`status`] (counts for `status`).
+//! [`status`] (counts for `status`), [`lock`] (the cross-process runner lock, on a
+//! connection of its own).
 
 pub mod artists;
+pub mod lock;
 pub mod provider_state;
 pub mod reads;
 pub mod refresh;

@@ -301,6 +301,7 @@ impl SyncEngine {
         };
         ctx.tally().counts.artists_due = plan.tasks.len() as u64;
         ctx.tally().counts.artists_unmapped = plan.waiting_for_deezer_match;
+        progress.counts(run_id, &ctx.counts());
 
         let batched = self
             .refresh_profiles_in_batches(&ctx, &plan.tasks, shutdown)
@@ -319,6 +320,7 @@ impl SyncEngine {
         while let Some(outcome) = work.next().await {
             ctx.absorb(&outcome);
             progress.artist_done(&outcome.name, outcome.summary());
+            progress.counts(run_id, &ctx.counts());
             finished += 1;
             if finished.is_multiple_of(25) {
                 ctx.persist_spotify_access().await;
