@@ -114,9 +114,11 @@ impl Store {
             .map_err(StoreError::query("migrating the schema"))
     }
 
-    /// Fails with [`StoreError::SchemaOutdated`] when migrations are pending.
+    /// Fails with [`StoreError::SchemaOutdated`] when migrations are pending. Read-only
+    /// (no `CREATE TABLE seaql_migrations`), so the sync user, which has no DDL rights,
+    /// may call it.
     pub async fn ensure_schema(&self) -> Result<(), StoreError> {
-        let pending = Migrator::get_pending_migrations(&self.db)
+        let pending = Migrator::get_pending_migrations_read_only(&self.db)
             .await
             .map_err(StoreError::query("reading the migration status"))?;
         if pending.is_empty() {
@@ -126,12 +128,12 @@ impl Store {
         }
     }
 
-    /// Names of applied and pending migrations.
+    /// Names of applied and pending migrations (read-only, like [`Store::ensure_schema`]).
     pub async fn migration_status(&self) -> Result<(Vec<String>, Vec<String>), StoreError> {
-        let applied = Migrator::get_applied_migrations(&self.db)
+        let applied = Migrator::get_applied_migrations_read_only(&self.db)
             .await
             .map_err(StoreError::query("reading the migration status"))?;
-        let pending = Migrator::get_pending_migrations(&self.db)
+        let pending = Migrator::get_pending_migrations_read_only(&self.db)
             .await
             .map_err(StoreError::query("reading the migration status"))?;
         Ok((

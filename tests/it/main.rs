@@ -8,5 +8,6 @@
 #[macro_use]
 mod support;
 
+mod daemon;
 mod store_basics;
 mod sync_engine;
