@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::AddedVia;
 use crate::config::Settings;
+use crate::daemon::runner::take_runner_lock;
 use crate::names::{ArtistRef, parse_artist_ref};
+use crate::store::lock::RunnerLock;
 use crate::store::{self, PoolOptions, Store};
 use crate::sync::onboard::{AddOutcome, add_artists};
 use crate::sync::{Progress, RunOptions, RunReport, SyncEngine, Trigger};
@@ -59,6 +61,9 @@ pub async fn migrate(settings: &Settings, status_only: bool) -> Result<()> {
 /// `artistbot sync`: one refresh now. Returns the process exit code.
 pub async fn sync(settings: Arc<Settings>, force: bool) -> Result<i32> {
     let store = open_store(&settings).await?;
+    let Some(lock) = runner_lock(&settings, &store).await? else {
+        return Ok(2);
+    };
     let engine = SyncEngine::new(store, settings);
     let shutdown = stop_on_ctrl_c();
     let progress = ConsoleProgress::new();
@@ -66,9 +71,34 @@ pub async fn sync(settings: Arc<Settings>, force: bool) -> Result<i32> {
         force,
         ..RunOptions::stale(Trigger::Cli)
     };
-    let report = engine.run(options, shutdown, &progress).await?;
+    let report = engine.run(options, shutdown, &progress).await;
+    lock.close().await;
+    let report = report?;
     print_report(&report);
     Ok(report.exit_code())
+}
+
+/// `artistbot daemon`: runs until SIGTERM / Ctrl-C (a second signal exits at once).
+pub async fn daemon(settings: Arc<Settings>) -> Result<i32> {
+    crate::daemon::Daemon::new(settings)
+        .run(stop_on_ctrl_c())
+        .await?;
+    Ok(0)
+}
+
+/// The runner lock for a CLI run, so that it takes turns with daemons (and other CLI
+/// runs) on the same database. `None`, with a message, when another runner kept it for
+/// all of `LOCK_WAIT`.
+async fn runner_lock(settings: &Settings, store: &Store) -> Result<Option<RunnerLock>> {
+    let wait = settings.daemon.lock_wait;
+    let lock = take_runner_lock(&settings.database_url, store, wait).await?;
+    if lock.is_none() {
+        eprintln!(
+            "artistbot: another runner (a daemon or another sync) has been working for {wait:?}; \
+             nothing done. `artistbot status` shows the run in progress; try again later."
+        );
+    }
+    Ok(lock)
 }
 
 /// `artistbot add`: resolves names, ids and links, adds them, and refreshes them now.
@@ -92,6 +122,9 @@ pub async fn add(
         bail!("nothing to add: give names, Spotify ids or links, or --file");
     }
     let store = open_store(&settings).await?;
+    let Some(lock) = runner_lock(&settings, &store).await? else {
+        return Ok(2);
+    };
     let engine = SyncEngine::new(store.clone(), settings.clone());
     let (spotify, _) = engine.clients(store::now()).await?;
     if !spotify.is_configured() {
@@ -142,6 +175,7 @@ pub async fn add(
         print_report(&report);
         exit = exit.max(report.exit_code());
     }
+    lock.close().await;
     Ok(exit)
 }
 
@@ -293,6 +327,11 @@ pub async fn status(settings: &Settings) -> Result<()> {
         if let Some(reason) = &run.stop_reason {
             println!("         stopped: {reason}");
         }
+    }
+
+    println!();
+    for line in crate::daemon::status_lines(settings, &store).await? {
+        println!("{line}");
     }
     Ok(())
 }

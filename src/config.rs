@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -151,6 +152,29 @@ pub struct SyncSettings {
     pub confirm_below_fans: i64,
 }
 
+/// What `artistbot daemon` does and when.
+#[derive(Clone, Debug)]
+pub struct DaemonSettings {
+    /// When the scheduled refresh fires: a 6-field cron (with seconds) in its time zone.
+    pub schedule: crate::daemon::schedule::CronSchedule,
+    /// How often the request queue is looked at.
+    pub queue_poll: Duration,
+    /// Requests onboarded per poll at most (each costs Spotify searches).
+    pub queue_batch: usize,
+    /// How long in-flight artists get to finish after SIGTERM / Ctrl-C.
+    pub shutdown_grace: Duration,
+    /// Where `/healthz` and `/metrics` are served, if anywhere.
+    pub health_addr: Option<SocketAddr>,
+    /// The wait before a name that found nothing is tried again; each further wait is
+    /// four times the previous one.
+    pub request_retry_delay: Duration,
+    /// Tries per requested name before it is given up (the first try included).
+    pub request_max_attempts: u32,
+    /// How long a scheduled refresh or a CLI run waits for another runner's unit of
+    /// work (the runner lock) before it gives up.
+    pub lock_wait: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub database_url: DatabaseUrl,
@@ -165,6 +189,7 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub log_dir: Option<PathBuf>,
     pub log_files_kept: usize,
+    pub daemon: DaemonSettings,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -178,6 +203,9 @@ pub enum ConfigError {
 pub const DEFAULT_SPOTIFY_API_URL: &str = "https://api.spotify.com/v1";
 pub const DEFAULT_SPOTIFY_AUTH_URL: &str = "https://accounts.spotify.com/api/token";
 pub const DEFAULT_DEEZER_API_URL: &str = "https://api.deezer.com";
+/// Nightly at 03:00 (seconds, minutes, hours, day of month, month, day of week).
+pub const DEFAULT_SYNC_SCHEDULE: &str = "0 0 3 * * *";
+pub const DEFAULT_SYNC_TIMEZONE: &str = "Asia/Seoul";
 
 impl Settings {
     /// Reads `.env` (if present) into the environment, then the settings from it.
@@ -256,8 +284,48 @@ impl Settings {
             },
             log_dir: vars.text("LOG_DIR").map(PathBuf::from),
             log_files_kept: vars.number::<u32>("LOG_FILES_KEPT", 14)?.max(1) as usize,
+            daemon: daemon_settings(&vars)?,
         })
     }
+}
+
+fn daemon_settings(vars: &Vars<'_>) -> Result<DaemonSettings, ConfigError> {
+    let timezone_name = vars
+        .text("SYNC_TIMEZONE")
+        .unwrap_or_else(|| DEFAULT_SYNC_TIMEZONE.into());
+    let timezone: chrono_tz::Tz = timezone_name.parse().map_err(|_| ConfigError::Invalid {
+        name: "SYNC_TIMEZONE",
+        problem: format!("expected an IANA time zone like Asia/Seoul, got {timezone_name:?}"),
+    })?;
+    let expression = vars
+        .text("SYNC_SCHEDULE")
+        .unwrap_or_else(|| DEFAULT_SYNC_SCHEDULE.into());
+    let schedule =
+        crate::daemon::schedule::CronSchedule::new(&expression, timezone).map_err(|problem| {
+            ConfigError::Invalid {
+                name: "SYNC_SCHEDULE",
+                problem,
+            }
+        })?;
+    let health_addr = match vars.text("HEALTH_ADDR") {
+        None => None,
+        Some(raw) => Some(raw.parse().map_err(|_| ConfigError::Invalid {
+            name: "HEALTH_ADDR",
+            problem: format!("expected an address like 127.0.0.1:9464, got {raw:?}"),
+        })?),
+    };
+    Ok(DaemonSettings {
+        schedule,
+        queue_poll: vars
+            .duration("QUEUE_POLL", Duration::from_secs(30))?
+            .max(Duration::from_millis(50)),
+        queue_batch: vars.number::<u32>("QUEUE_BATCH", 10)?.max(1) as usize,
+        shutdown_grace: vars.duration("SHUTDOWN_GRACE", Duration::from_secs(30))?,
+        health_addr,
+        request_retry_delay: vars.duration("REQUEST_RETRY_DELAY", Duration::from_secs(6 * 3600))?,
+        request_max_attempts: vars.number("REQUEST_MAX_ATTEMPTS", 5)?.max(1),
+        lock_wait: vars.duration("LOCK_WAIT", Duration::from_secs(30))?,
+    })
 }
 
 fn days(n: u64) -> Duration {
@@ -393,6 +461,26 @@ mod tests {
         assert!(err.to_string().contains("SYNC_TRACKS_MAX_AGE"), "{err}");
         let err = settings(&[("DEEZER_API_URL", "ftp://x")]).unwrap_err();
         assert!(err.to_string().contains("DEEZER_API_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_daemon_defaults_to_03_00_seoul_time_and_a_30_second_poll() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.daemon.schedule.expression(), "0 0 3 * * *");
+        assert_eq!(s.daemon.schedule.timezone(), chrono_tz::Asia::Seoul);
+        assert_eq!(s.daemon.queue_poll, Duration::from_secs(30));
+        assert_eq!(s.daemon.shutdown_grace, Duration::from_secs(30));
+        assert_eq!(s.daemon.health_addr, None);
+    }
+
+    #[test]
+    fn a_bad_schedule_or_time_zone_names_its_variable() {
+        let err = settings(&[("SYNC_SCHEDULE", "0 3 * * *")]).unwrap_err();
+        assert!(err.to_string().starts_with("SYNC_SCHEDULE:"), "{err}");
+        let err = settings(&[("SYNC_TIMEZONE", "Mars/Olympus")]).unwrap_err();
+        assert!(err.to_string().starts_with("SYNC_TIMEZONE:"), "{err}");
+        let err = settings(&[("HEALTH_ADDR", "everywhere")]).unwrap_err();
+        assert!(err.to_string().starts_with("HEALTH_ADDR:"), "{err}");
     }
 
     #[test]

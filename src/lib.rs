@@ -11,11 +11,14 @@
 //! - [`providers`]: outbound Spotify and Deezer clients under one HTTP policy.
 //! - [`store`]: the only module that builds queries.
 //! - [`sync`]: the refresh pipeline: plan, fetch, map, store, report.
+//! - [`daemon`]: `artistbot daemon`: the scheduled refresh, the request queue, the
+//!   runner lock across replicas, clean shutdown, health and metrics.
 //! - [`commands`]: what each CLI subcommand does, for the thin `main`.
 
 pub mod catalog;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod names;
 pub mod providers;
 pub mod store;

@@ -47,8 +47,13 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Catalog counts, last runs, and what each provider allows.
+    /// Catalog counts, last runs, what each provider allows, the schedule and the
+    /// request queue.
     Status,
+    /// Run until stopped: the scheduled refresh (SYNC_SCHEDULE in SYNC_TIMEZONE) and
+    /// onboarding of requested artists (every QUEUE_POLL). SIGTERM or Ctrl-C stops it
+    /// cleanly (exit 0); a second signal stops it at once.
+    Daemon,
 }
 
 fn main() -> ExitCode {
@@ -60,8 +65,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // A service's logs are its output; a command's output is its results.
+    let console = match cli.command {
+        Command::Daemon => Console::Stdout,
+        _ => Console::Stderr,
+    };
     let _telemetry = match telemetry::init(
-        Console::Stderr,
+        console,
         settings.log_dir.as_deref(),
         settings.log_files_kept,
     ) {
@@ -82,6 +92,7 @@ fn main() -> ExitCode {
             } => commands::add(settings.clone(), artists, file.as_deref(), !no_refresh).await,
             Command::Sync { force } => commands::sync(settings.clone(), force).await,
             Command::Status => commands::status(&settings).await.map(|_| 0),
+            Command::Daemon => commands::daemon(settings.clone()).await,
         }
     });
     match result {

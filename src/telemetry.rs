@@ -25,8 +25,7 @@ pub struct TelemetryGuard {
     _file_writer: Option<WorkerGuard>,
 }
 
-const DEFAULT_FILTER: &str =
-    "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,hyper=warn,reqwest=warn";
+const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,hyper=warn,reqwest=warn,tokio_cron_scheduler=warn";
 
 /// Installs the global subscriber. Call once, first thing in `main`.
 pub fn init(

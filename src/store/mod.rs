@@ -6,9 +6,11 @@
 //! Submodules by table family: [`artists`] (catalog reads and writes, aliases, Deezer
 //! mapping), [`refresh`] (the per-artist transaction), [`runs`] (`sync_runs`),
 //! [`provider_state`] (what the upstreams allow), [`requests`] (names users asked for),
-//! [`status`] (counts for `status`).
+//! [`status`] (counts for `status`), [`lock`] (the cross-process runner lock, on a
+//! connection of its own).
 
 pub mod artists;
+pub mod lock;
 pub mod provider_state;
 pub mod reads;
 pub mod refresh;
@@ -112,9 +114,11 @@ impl Store {
             .map_err(StoreError::query("migrating the schema"))
     }
 
-    /// Fails with [`StoreError::SchemaOutdated`] when migrations are pending.
+    /// Fails with [`StoreError::SchemaOutdated`] when migrations are pending. Read-only
+    /// (no `CREATE TABLE seaql_migrations`), so the sync user, which has no DDL rights,
+    /// may call it.
     pub async fn ensure_schema(&self) -> Result<(), StoreError> {
-        let pending = Migrator::get_pending_migrations(&self.db)
+        let pending = Migrator::get_pending_migrations_read_only(&self.db)
             .await
             .map_err(StoreError::query("reading the migration status"))?;
         if pending.is_empty() {
@@ -124,12 +128,12 @@ impl Store {
         }
     }
 
-    /// Names of applied and pending migrations.
+    /// Names of applied and pending migrations (read-only, like [`Store::ensure_schema`]).
     pub async fn migration_status(&self) -> Result<(Vec<String>, Vec<String>), StoreError> {
-        let applied = Migrator::get_applied_migrations(&self.db)
+        let applied = Migrator::get_applied_migrations_read_only(&self.db)
             .await
             .map_err(StoreError::query("reading the migration status"))?;
-        let pending = Migrator::get_pending_migrations(&self.db)
+        let pending = Migrator::get_pending_migrations_read_only(&self.db)
             .await
             .map_err(StoreError::query("reading the migration status"))?;
         Ok((

@@ -1,9 +1,15 @@
-//! `artist_requests`: names users asked for that the catalog did not know.
+//! `artist_requests`: names users asked for that the catalog did not know. The skill
+//! endpoint records them ([`Store::record_request`], its only write); the daemon's queue
+//! reads the due ones and records what became of each (done, not found with a growing
+//! delay, failed), and `status` and `/metrics` count them.
 
 use chrono::NaiveDateTime;
 use entity::artist_requests;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use super::artists::{NAME_LEN, fit};
 use super::{Store, StoreError};
@@ -94,4 +100,201 @@ impl Store {
             .map(|r| (r.query, r.times_asked))
             .collect())
     }
+}
+
+/// One row of the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtistRequest {
+    /// The folded name: the request's identity.
+    pub query_key: String,
+    /// The spelling first asked for (becomes the alias).
+    pub query: String,
+    pub status: RequestStatus,
+    pub times_asked: u32,
+    pub attempts: u32,
+    pub first_asked_at: NaiveDateTime,
+    pub last_asked_at: NaiveDateTime,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub artist_id: Option<String>,
+    pub last_error: Option<String>,
+    pub resolved_at: Option<NaiveDateTime>,
+}
+
+/// How the queue stands, for `status` and `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    pub pending: u64,
+    /// Requests (pending or retrying) whose time has come.
+    pub due_now: u64,
+    pub not_found_retrying: u64,
+    pub not_found_given_up: u64,
+    pub failed_retrying: u64,
+    pub failed_given_up: u64,
+    pub done: u64,
+}
+
+fn request_from_row(m: artist_requests::Model) -> ArtistRequest {
+    ArtistRequest {
+        status: RequestStatus::parse(&m.status).unwrap_or(RequestStatus::Pending),
+        query_key: m.query_key,
+        query: m.query,
+        times_asked: u32::try_from(m.times_asked).unwrap_or(0),
+        attempts: u32::try_from(m.attempts).unwrap_or(0),
+        first_asked_at: m.first_asked_at,
+        last_asked_at: m.last_asked_at,
+        next_attempt_at: m.next_attempt_at,
+        artist_id: m.artist_id,
+        last_error: m.last_error,
+        resolved_at: m.resolved_at,
+    }
+}
+
+/// Due: pending and not postponed, or a miss whose retry time has come. A miss with no
+/// retry time has been given up.
+fn due_condition(now: NaiveDateTime) -> Condition {
+    use artist_requests::Column as C;
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(C::Status.eq(RequestStatus::Pending.as_str()))
+                .add(
+                    Condition::any()
+                        .add(C::NextAttemptAt.is_null())
+                        .add(C::NextAttemptAt.lte(now)),
+                ),
+        )
+        .add(
+            Condition::all()
+                .add(C::Status.is_in([
+                    RequestStatus::NotFound.as_str(),
+                    RequestStatus::Failed.as_str(),
+                ]))
+                .add(C::NextAttemptAt.is_not_null())
+                .add(C::NextAttemptAt.lte(now)),
+        )
+}
+
+impl Store {
+    /// Requests due at `now`, the longest waiting first, at most `limit`.
+    pub async fn due_requests(
+        &self,
+        now: NaiveDateTime,
+        limit: u64,
+    ) -> Result<Vec<ArtistRequest>, StoreError> {
+        Ok(artist_requests::Entity::find()
+            .filter(due_condition(now))
+            .order_by_asc(artist_requests::Column::FirstAskedAt)
+            .order_by_asc(artist_requests::Column::QueryKey)
+            .limit(limit)
+            .all(self.db())
+            .await
+            .map_err(StoreError::query("reading due artist requests"))?
+            .into_iter()
+            .map(request_from_row)
+            .collect())
+    }
+
+    /// The request for `query` (by its folded name), if any.
+    pub async fn request(&self, query: &str) -> Result<Option<ArtistRequest>, StoreError> {
+        Ok(
+            artist_requests::Entity::find_by_id(fit(&name_key(query), NAME_LEN))
+                .one(self.db())
+                .await
+                .map_err(StoreError::query("reading an artist request"))?
+                .map(request_from_row),
+        )
+    }
+
+    /// The request resolved to `artist_id` (added, or found under another spelling).
+    pub async fn resolve_request(
+        &self,
+        query_key: &str,
+        artist_id: &str,
+        attempts: u32,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        use artist_requests::Column as C;
+        artist_requests::Entity::update_many()
+            .col_expr(C::Status, Expr::value(RequestStatus::Done.as_str()))
+            .col_expr(C::ArtistId, Expr::value(artist_id))
+            .col_expr(C::Attempts, Expr::value(clamp(attempts)))
+            .col_expr(C::NextAttemptAt, Expr::value(Option::<NaiveDateTime>::None))
+            .col_expr(C::LastError, Expr::value(Option::<String>::None))
+            .col_expr(C::ResolvedAt, Expr::value(now))
+            .filter(C::QueryKey.eq(query_key))
+            .exec(self.db())
+            .await
+            .map_err(StoreError::query("resolving an artist request"))?;
+        Ok(())
+    }
+
+    /// A try that did not resolve the request: `NotFound` (nothing by that name) or
+    /// `Failed` (an error). `retry_at` `None` gives the request up.
+    pub async fn miss_request(
+        &self,
+        query_key: &str,
+        status: RequestStatus,
+        attempts: u32,
+        retry_at: Option<NaiveDateTime>,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        use artist_requests::Column as C;
+        artist_requests::Entity::update_many()
+            .col_expr(C::Status, Expr::value(status.as_str()))
+            .col_expr(C::Attempts, Expr::value(clamp(attempts)))
+            .col_expr(C::NextAttemptAt, Expr::value(retry_at))
+            .col_expr(
+                C::LastError,
+                Expr::value(detail.map(|d| fit(d, LAST_ERROR_LEN))),
+            )
+            .filter(C::QueryKey.eq(query_key))
+            .exec(self.db())
+            .await
+            .map_err(StoreError::query("recording a missed artist request"))?;
+        Ok(())
+    }
+
+    /// Counts of the queue by state.
+    pub async fn request_counts(&self, now: NaiveDateTime) -> Result<RequestCounts, StoreError> {
+        use artist_requests::Column as C;
+        // One small row per request; the queue holds names users asked for, so it stays
+        // in the thousands at most, and the same rules as `due_condition` apply in Rust.
+        let rows: Vec<(String, Option<NaiveDateTime>)> = artist_requests::Entity::find()
+            .select_only()
+            .column(C::Status)
+            .column(C::NextAttemptAt)
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(StoreError::query("counting artist requests"))?;
+        let due_now = artist_requests::Entity::find()
+            .filter(due_condition(now))
+            .count(self.db())
+            .await
+            .map_err(StoreError::query("counting due artist requests"))?;
+        let mut counts = RequestCounts {
+            due_now,
+            ..Default::default()
+        };
+        for (status, retry_at) in rows {
+            let retrying = retry_at.is_some();
+            match (RequestStatus::parse(&status), retrying) {
+                (Some(RequestStatus::Pending), _) => counts.pending += 1,
+                (Some(RequestStatus::Done), _) => counts.done += 1,
+                (Some(RequestStatus::NotFound), true) => counts.not_found_retrying += 1,
+                (Some(RequestStatus::NotFound), false) => counts.not_found_given_up += 1,
+                (Some(RequestStatus::Failed), true) => counts.failed_retrying += 1,
+                (Some(RequestStatus::Failed), false) => counts.failed_given_up += 1,
+                (None, _) => {}
+            }
+        }
+        Ok(counts)
+    }
+}
+
+/// Width of `artist_requests.last_error`.
+const LAST_ERROR_LEN: usize = 512;
+
+fn clamp(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }

@@ -175,6 +175,43 @@ impl Store {
             .map(run_from_row))
     }
 
+    /// Marks every run still `running` as interrupted. Only the holder of the runner lock
+    /// may call this: every run happens under that lock, so while one holds it any other
+    /// `running` row belongs to a process that died (SIGKILL, power loss) before it could
+    /// record its end. Returns how many rows were closed.
+    pub async fn interrupt_abandoned_runs(&self, now: NaiveDateTime) -> Result<u64, StoreError> {
+        use sync_runs::Column as C;
+        let result = sync_runs::Entity::update_many()
+            .col_expr(C::Status, Expr::value(RunStatus::Interrupted.as_str()))
+            .col_expr(C::FinishedAt, Expr::value(Some(now)))
+            .col_expr(
+                C::StopReason,
+                Expr::value("abandoned: its process stopped without recording an end"),
+            )
+            .filter(C::Status.eq(RunStatus::Running.as_str()))
+            .exec(self.db())
+            .await
+            .map_err(StoreError::query("closing abandoned runs"))?;
+        Ok(result.rows_affected)
+    }
+
+    /// When the latest run with this trigger started, if there is one.
+    pub async fn latest_run_start(
+        &self,
+        trigger: &str,
+    ) -> Result<Option<NaiveDateTime>, StoreError> {
+        sync_runs::Entity::find()
+            .select_only()
+            .column(sync_runs::Column::StartedAt)
+            .filter(sync_runs::Column::Trigger.eq(trigger))
+            .order_by_desc(sync_runs::Column::StartedAt)
+            .limit(1)
+            .into_tuple()
+            .one(self.db())
+            .await
+            .map_err(StoreError::query("reading the latest run"))
+    }
+
     /// Spotify calls made by runs that started at or after `since` (the daily quota).
     pub async fn spotify_calls_since(&self, since: NaiveDateTime) -> Result<u64, StoreError> {
         let calls: Vec<i32> = sync_runs::Entity::find()

@@ -297,11 +297,12 @@ impl SyncEngine {
             homonyms,
             new_artist_slots: AtomicI64::new(slots as i64),
             tally: Mutex::new(Tally::default()),
-            persisted_access: Mutex::new(None),
+            persisted_access: Arc::new(Mutex::new(None)),
             run_id,
         };
         ctx.tally().counts.artists_due = plan.tasks.len() as u64;
         ctx.tally().counts.artists_unmapped = plan.waiting_for_deezer_match;
+        progress.counts(run_id, &ctx.counts());
 
         let batched = self
             .refresh_profiles_in_batches(&ctx, &plan.tasks, shutdown)
@@ -321,36 +322,30 @@ impl SyncEngine {
                 artist::refresh_artist(&ctx, task, matched)
             })
             .buffer_unordered(concurrency);
-        // Progress is saved by a second future polled alongside the workers, never in
-        // the loop that drives them: a loop body awaiting the database would stop polling
-        // workers that hold pooled connections mid-transaction, and starve the pool.
-        let (saved_progress, mut progress_due) = tokio::sync::watch::channel(());
-        let drive_workers = async {
-            while let Some(outcome) = work.next().await {
-                ctx.absorb(&outcome);
-                progress.artist_done(&outcome.name, outcome.summary());
-                finished += 1;
-                if finished.is_multiple_of(25) {
-                    let _ = saved_progress.send(());
-                }
+        // Progress is saved by a task of its own, never awaited in this loop: a loop body
+        // awaiting the database would stop polling workers that hold pooled connections
+        // mid-transaction, and starve the pool.
+        let mut saving: Option<tokio::task::JoinHandle<()>> = None;
+        while let Some(outcome) = work.next().await {
+            ctx.absorb(&outcome);
+            progress.artist_done(&outcome.name, outcome.summary());
+            progress.counts(run_id, &ctx.counts());
+            finished += 1;
+            if finished.is_multiple_of(25) && saving.as_ref().is_none_or(|s| s.is_finished()) {
+                saving = Some(tokio::spawn(save_run_progress(
+                    self.store.clone(),
+                    run_id,
+                    ctx.counts(),
+                    ctx.spotify.access(),
+                    ctx.persisted_access.clone(),
+                )));
             }
-            drop(saved_progress);
-        };
-        let save_progress = async {
-            while progress_due.changed().await.is_ok() {
-                ctx.persist_spotify_access().await;
-                let counts = ctx.counts();
-                if let Err(error) = self
-                    .store
-                    .record_run(run_id, RunStatus::Running, &counts, None, None, None)
-                    .await
-                {
-                    tracing::warn!(%error, "could not record run progress");
-                }
-            }
-        };
-        futures::join!(drive_workers, save_progress);
+        }
         drop(work);
+        // The last progress save must land before the final record, not after it.
+        if let Some(saving) = saving {
+            let _ = saving.await;
+        }
         ctx.persist_spotify_access().await;
         progress.finished();
 
@@ -481,22 +476,24 @@ impl SyncEngine {
 /// ask again). Knowing it before planning lets the run match artists on Deezer first
 /// instead of discovering the refusal artist by artist.
 async fn probe_unknown_endpoints(spotify: &SpotifyClient, states: &[ArtistState]) {
-    let Some(sample) = states.first() else {
+    let Some(sample) = states.first().map(|s| s.id.clone()) else {
         return;
     };
     if spotify.unusable().is_some() {
         return;
     }
     let access = spotify.access();
-    let unknown =
-        |f: SpotifyFeature| !access.available.contains(&f) && !access.unavailable.contains(&f);
+    let top_tracks_unknown = !access.available.contains(&SpotifyFeature::TopTracks)
+        && !access.unavailable.contains(&SpotifyFeature::TopTracks);
+    let related_unknown = !access.available.contains(&SpotifyFeature::RelatedArtists)
+        && !access.unavailable.contains(&SpotifyFeature::RelatedArtists);
     // The answers only matter for what they say about the endpoint; the artist's data
     // is fetched (from wherever it may come) during the run itself.
-    if unknown(SpotifyFeature::TopTracks) {
-        let _ = spotify.top_tracks(&sample.id).await;
+    if top_tracks_unknown {
+        let _ = spotify.top_tracks(&sample).await;
     }
-    if unknown(SpotifyFeature::RelatedArtists) {
-        let _ = spotify.related_artists(&sample.id).await;
+    if related_unknown {
+        let _ = spotify.related_artists(&sample).await;
     }
 }
 
@@ -510,20 +507,99 @@ async fn match_due_artists_on_deezer(
     concurrency: usize,
     shutdown: &CancellationToken,
 ) -> HashMap<String, artist::DeezerMatch> {
-    let unmatched = tasks.iter().filter(|task| {
-        task.artist.deezer_id.is_none()
-            && ((task.tracks_due && capabilities.tracks_need_deezer)
-                || (task.related_due && capabilities.related_need_deezer))
-    });
-    futures::stream::iter(unmatched)
-        .take_while(|_| std::future::ready(!shutdown.is_cancelled()))
-        .map(|task| async move {
-            let matched = artist::match_on_deezer_and_save(ctx, &task.artist).await;
-            (task.artist.id.clone(), matched)
-        })
-        .buffer_unordered(concurrency)
-        .collect()
+    let mut unmatched: Vec<ArtistState> = Vec::new();
+    for task in tasks {
+        let needs_deezer = (task.tracks_due && capabilities.tracks_need_deezer)
+            || (task.related_due && capabilities.related_need_deezer);
+        if needs_deezer && task.artist.deezer_id.is_none() {
+            unmatched.push(task.artist.clone());
+        }
+    }
+    let mut matches = HashMap::new();
+    let mut matching = futures::stream::iter(unmatched)
+        .map(|artist| match_one_on_deezer(ctx, artist))
+        .buffer_unordered(concurrency);
+    while let Some((id, matched)) = matching.next().await {
+        matches.insert(id, matched);
+        if shutdown.is_cancelled() {
+            break;
+        }
+    }
+    matches
+}
+
+async fn match_one_on_deezer(
+    ctx: &RunContext<'_>,
+    artist: ArtistState,
+) -> (String, artist::DeezerMatch) {
+    let matched = artist::match_on_deezer_and_save(ctx, &artist).await;
+    (artist.id, matched)
+}
+
+/// Records a running run's counts and what Spotify allowed so far (a task of its own).
+async fn save_run_progress(
+    store: Store,
+    run_id: i64,
+    counts: RunCounts,
+    access: SpotifyAccess,
+    persisted: Arc<Mutex<Option<SpotifyAccess>>>,
+) {
+    save_spotify_access(&store, access, &persisted).await;
+    if let Err(error) = store
+        .record_run(run_id, RunStatus::Running, &counts, None, None, None)
         .await
+    {
+        tracing::warn!(%error, run_id, "could not record run progress");
+    }
+}
+
+/// Saves what Spotify allowed when it changed since the last save (`persisted`), so a
+/// quota block or a refused endpoint is honoured by the next run even if this one is
+/// killed.
+async fn save_spotify_access(
+    store: &Store,
+    access: SpotifyAccess,
+    persisted: &Mutex<Option<SpotifyAccess>>,
+) {
+    if persisted.lock().expect("access lock poisoned").as_ref() == Some(&access) {
+        return;
+    }
+    let now = store::now();
+    let mut states = Vec::new();
+    for feature in SpotifyFeature::ALL {
+        let available = if access.unavailable.contains(&feature) {
+            Some(false)
+        } else if access.available.contains(&feature) {
+            Some(true)
+        } else {
+            continue;
+        };
+        states.push(FeatureState {
+            provider: SPOTIFY.into(),
+            feature: feature.as_str().into(),
+            available,
+            blocked_until: None,
+            checked_at: now,
+            detail: None,
+        });
+    }
+    if let Some(until) = access.blocked_until {
+        states.push(FeatureState {
+            provider: SPOTIFY.into(),
+            feature: ACCESS.into(),
+            available: Some(false),
+            blocked_until: Some(until.naive_utc()),
+            checked_at: now,
+            detail: access.block_reason.clone(),
+        });
+    }
+    for state in &states {
+        if let Err(error) = store.save_provider_state(state).await {
+            tracing::warn!(%error, "could not save Spotify's state");
+            return;
+        }
+    }
+    *persisted.lock().expect("access lock poisoned") = Some(access);
 }
 
 /// Shared by every artist's work within one run.
@@ -537,7 +613,7 @@ pub(crate) struct RunContext<'a> {
     /// New artists this run may still add through related artists.
     new_artist_slots: AtomicI64,
     tally: Mutex<Tally>,
-    persisted_access: Mutex<Option<SpotifyAccess>>,
+    persisted_access: Arc<Mutex<Option<SpotifyAccess>>>,
     run_id: i64,
 }
 
@@ -628,49 +704,12 @@ impl RunContext<'_> {
     /// Saves what Spotify allowed when it changed since the last save, so a quota block
     /// or a refused endpoint is honoured by the next run even if this one is killed.
     pub(crate) async fn persist_spotify_access(&self) {
-        let access = self.spotify.access();
-        {
-            let persisted = self.persisted_access.lock().expect("access lock poisoned");
-            if persisted.as_ref() == Some(&access) {
-                return;
-            }
-        }
-        let now = store::now();
-        let mut states = Vec::new();
-        for feature in SpotifyFeature::ALL {
-            let available = if access.unavailable.contains(&feature) {
-                Some(false)
-            } else if access.available.contains(&feature) {
-                Some(true)
-            } else {
-                continue;
-            };
-            states.push(FeatureState {
-                provider: SPOTIFY.into(),
-                feature: feature.as_str().into(),
-                available,
-                blocked_until: None,
-                checked_at: now,
-                detail: None,
-            });
-        }
-        if let Some(until) = access.blocked_until {
-            states.push(FeatureState {
-                provider: SPOTIFY.into(),
-                feature: ACCESS.into(),
-                available: Some(false),
-                blocked_until: Some(until.naive_utc()),
-                checked_at: now,
-                detail: access.block_reason.clone(),
-            });
-        }
-        for state in &states {
-            if let Err(error) = self.engine.store.save_provider_state(state).await {
-                tracing::warn!(%error, run_id = self.run_id, "could not save Spotify's state");
-                return;
-            }
-        }
-        *self.persisted_access.lock().expect("access lock poisoned") = Some(access);
+        save_spotify_access(
+            &self.engine.store,
+            self.spotify.access(),
+            &self.persisted_access,
+        )
+        .await;
     }
 
     fn finish(self, interrupted: bool) -> RunReport {

@@ -9,5 +9,6 @@
 mod support;
 
 mod cli;
+mod daemon;
 mod store_basics;
 mod sync_engine;
