@@ -11,11 +11,13 @@
 //! - [`providers`]: outbound Spotify and Deezer clients under one HTTP policy.
 //! - [`store`]: the only module that builds queries.
 //! - [`sync`]: the refresh pipeline: plan, fetch, map, store, report.
+//! - [`import`]: the old bot's DynamoDB exports: streaming readers (no database yet).
 //! - [`commands`]: what each CLI subcommand does, for the thin `main`.
 
 pub mod catalog;
 pub mod commands;
 pub mod config;
+pub mod import;
 pub mod names;
 pub mod providers;
 pub mod store;

@@ -8,4 +8,5 @@
 #[macro_use]
 mod support;
 
+mod import_reader;
 mod store_basics;

@@ -1,0 +1,33 @@
+//! `artistbot import dynamodb`: bringing the old bot's DynamoDB exports into the catalog.
+//!
+//! Reading (pure: files in, records out; no database, no network):
+//! - `reader`: whole files. Detects the format (gzip by magic bytes; `aws dynamodb scan`
+//!   pages, possibly several concatenated; export-to-S3 JSON lines), walks it item by item
+//!   and hands each item to a callback with its [`ItemPlace`]. Memory is bounded by the
+//!   largest item, not the file.
+//! - `attr`: DynamoDB typed values ([`AttrValue`], [`Item`]) and the serde visitors that
+//!   build them, keeping malformed values per item ([`ItemError`]) apart from malformed
+//!   JSON ([`ExportError`]).
+//! - `table`: which old table an item belongs to ([`detect_table`]).
+//! - `record`: one item to one catalog record ([`to_record`]), with validation
+//!   ([`RecordError`]).
+//! - `source` and `number`: the counting byte reader and exact number parsing behind them.
+//!
+//! Must not touch: the database, providers, the sync engine.
+
+mod attr;
+mod number;
+mod reader;
+mod record;
+mod source;
+mod table;
+
+pub use attr::{AttrProblem, AttrValue, Item, ItemError, JsonKind, parse_item};
+pub use reader::{
+    CountMismatch, ExportError, ExportFormat, FileSummary, ItemPlace, MAX_LINE_BYTES, read_export,
+    read_export_from,
+};
+pub use record::{
+    ArtistRecord, ImportRecord, RecordError, RelatedRecord, RelatedScore, TopTrackRecord, to_record,
+};
+pub use table::{TableKind, detect_table};
