@@ -6,9 +6,10 @@
 //! Submodules by table family: [`artists`] (catalog reads and writes, aliases, Deezer
 //! mapping), [`refresh`] (the per-artist transaction), [`runs`] (`sync_runs`),
 //! [`provider_state`] (what the upstreams allow), [`requests`] (names users asked for),
-//! [`status`] (counts for `status`).
+//! [`status`] (counts for `status`), [`import`] (batched writes of imported DynamoDB data).
 
 pub mod artists;
+pub mod import;
 pub mod provider_state;
 pub mod refresh;
 pub mod requests;
