@@ -1,6 +1,8 @@
 //! What each `artistbot` subcommand does, so `main` stays a thin dispatcher. Commands
 //! print their results to stdout; logs go to stderr.
 
+pub mod import;
+
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;

@@ -11,7 +11,8 @@
 //! - [`providers`]: outbound Spotify and Deezer clients under one HTTP policy.
 //! - [`store`]: the only module that builds queries.
 //! - [`sync`]: the refresh pipeline: plan, fetch, map, store, report.
-//! - [`import`]: the old bot's DynamoDB exports: streaming readers (no database yet).
+//! - [`import`]: the old bot's DynamoDB exports: streaming readers and the import run
+//!   (`import -> store`).
 //! - [`commands`]: what each CLI subcommand does, for the thin `main`.
 
 pub mod catalog;

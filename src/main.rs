@@ -49,6 +49,12 @@ enum Command {
     },
     /// Catalog counts, last runs, and what each provider allows.
     Status,
+    /// Import the old bot's data. Exit 0: all imported; 2: some items rejected (the
+    /// others are imported); 1: failure.
+    Import {
+        #[command(subcommand)]
+        source: commands::import::ImportSource,
+    },
 }
 
 fn main() -> ExitCode {
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
             } => commands::add(settings.clone(), artists, file.as_deref(), !no_refresh).await,
             Command::Sync { force } => commands::sync(settings.clone(), force).await,
             Command::Status => commands::status(&settings).await.map(|_| 0),
+            Command::Import { source } => commands::import::run(&settings, source).await,
         }
     });
     match result {

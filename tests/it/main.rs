@@ -8,5 +8,6 @@
 #[macro_use]
 mod support;
 
+mod import;
 mod import_reader;
 mod store_basics;
