@@ -6,7 +6,7 @@
 //! writing overlap. Top-track and related-artist files are read next; their records may
 //! come in any order across files, so each artist's best rows are gathered in
 //! [`Groups`] (bounded per artist) and written once every file is read, in batches of a few
-//! hundred rows, artist by artist in id order.
+//! hundred rows, artist by artist in id order (top tracks and related artists side by side).
 //!
 //! A record is rejected, with its place, when its item is malformed, when it does not map
 //! to its table (missing id, wrong type, number out of range), when it belongs to another
@@ -31,7 +31,7 @@ use super::files::{ExportFile, file_rejection, plan_files};
 use super::groups::{ArtistIndex, ArtistKey, Groups, RelatedCandidate, TrackCandidate};
 use super::reader::read_export;
 use super::record::{ImportRecord, to_record};
-use super::report::{FileReport, ImportReport, Rejection};
+use super::report::{FileReport, ImportReport, Rejection, TableCounts};
 use super::table::{TableKind, detect_table};
 use crate::catalog::{ArtistProfile, TopTrack};
 use crate::store::import::{
@@ -152,8 +152,15 @@ pub async fn import_dynamodb(
         related_lists = lists.related.artists(),
         "files read; writing top tracks and related artists"
     );
-    write_top_tracks(store, lists.tracks, &index, mode, &mut report).await?;
-    write_related(store, lists.related, &index, mode, &mut report).await?;
+    // Two connections, two tables: one list's round trips overlap the other's. Safe on
+    // both backends: these writes only take shared locks on `artists` (foreign key checks)
+    // on MySQL, and SQLite's second writer waits (busy timeout) for the first's commit.
+    let (tracks, related) = tokio::join!(
+        write_top_tracks(store, lists.tracks, &index, mode, &mut report.top_tracks),
+        write_related(store, lists.related, &index, mode, &mut report.related),
+    );
+    tracks?;
+    related?;
 
     report.elapsed = started.elapsed();
     Ok(report)
@@ -399,7 +406,7 @@ async fn write_top_tracks(
     groups: Groups<TrackCandidate>,
     index: &ArtistIndex,
     mode: ImportMode,
-    report: &mut ImportReport,
+    counts: &mut TableCounts,
 ) -> Result<(), StoreError> {
     let mut batch = Vec::new();
     let mut rows = 0;
@@ -408,29 +415,29 @@ async fn write_top_tracks(
         batch.push(ImportedTopTracks {
             artist_id: index.id(artist).to_owned(),
             fetched_at: group.fetched_at,
-            tracks: group.rows.into_iter().map(top_track).collect(),
+            tracks: group.rows.iter().map(top_track).collect(),
         });
         if rows >= IMPORT_BATCH_ROWS {
             let writes = store
                 .import_top_tracks(&mem::take(&mut batch), mode)
                 .await?;
-            report.top_tracks.add_writes(writes);
+            counts.add_writes(writes);
             rows = 0;
         }
     }
     if !batch.is_empty() {
         let writes = store.import_top_tracks(&batch, mode).await?;
-        report.top_tracks.add_writes(writes);
+        counts.add_writes(writes);
     }
     Ok(())
 }
 
-fn top_track(candidate: TrackCandidate) -> TopTrack {
+fn top_track(candidate: &TrackCandidate) -> TopTrack {
     TopTrack {
-        id: candidate.track_id.into(),
-        name: candidate.name.into(),
-        album_name: candidate.album_name.map(Into::into),
-        image_url: candidate.image_url.map(Into::into),
+        id: candidate.track_id().to_owned(),
+        name: candidate.name().to_owned(),
+        album_name: candidate.album_name().map(str::to_owned),
+        image_url: candidate.image_url().map(str::to_owned),
         popularity: candidate.popularity,
         // The old bot kept none of these; the sync fills them in.
         deezer_rank: None,
@@ -446,7 +453,7 @@ async fn write_related(
     groups: Groups<RelatedCandidate>,
     index: &ArtistIndex,
     mode: ImportMode,
-    report: &mut ImportReport,
+    counts: &mut TableCounts,
 ) -> Result<(), StoreError> {
     let mut batch = Vec::new();
     let mut rows = 0;
@@ -463,13 +470,13 @@ async fn write_related(
         });
         if rows >= IMPORT_BATCH_ROWS {
             let writes = store.import_related(&mem::take(&mut batch), mode).await?;
-            report.related.add_writes(writes);
+            counts.add_writes(writes);
             rows = 0;
         }
     }
     if !batch.is_empty() {
         let writes = store.import_related(&batch, mode).await?;
-        report.related.add_writes(writes);
+        counts.add_writes(writes);
     }
     Ok(())
 }
