@@ -857,3 +857,26 @@ db_test!(
         assert!(stdout(&ok).contains("total: read 1, imported 1,"));
     }
 );
+
+db_test!(
+    async fn a_generated_scan_export_imports_every_artist_with_its_kept_rows(db: TestDb) {
+        let store = migrated_store(&db).await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let export = testkit::export::write_scan_export(dir.path(), 2 * 1024 * 1024)
+            .expect("generating an export");
+
+        let (report, rejections) = import(&store, &options(export.files())).await;
+
+        assert!(rejections.is_empty(), "{rejections:?}");
+        let n = export.artist_count;
+        assert_eq!(report.total().read, export.items);
+        assert_eq!(report.artists.imported, n);
+        assert_eq!(report.top_tracks.imported, n * 10);
+        assert_eq!(report.related.imported, n * 10);
+        assert_eq!(
+            report.top_tracks.left_out,
+            n * (testkit::export::TRACKS_PER_ARTIST - 10)
+        );
+        assert!(report.files.iter().all(|f| f.pages >= 1));
+    }
+);
