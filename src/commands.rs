@@ -1,6 +1,8 @@
 //! What each `artistbot` subcommand does, so `main` stays a thin dispatcher. Commands
 //! print their results to stdout; logs go to stderr.
 
+pub mod import;
+
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
@@ -89,7 +91,7 @@ pub async fn daemon(settings: Arc<Settings>) -> Result<i32> {
 /// The runner lock for a CLI run, so that it takes turns with daemons (and other CLI
 /// runs) on the same database. `None`, with a message, when another runner kept it for
 /// all of `LOCK_WAIT`.
-async fn runner_lock(settings: &Settings, store: &Store) -> Result<Option<RunnerLock>> {
+pub(crate) async fn runner_lock(settings: &Settings, store: &Store) -> Result<Option<RunnerLock>> {
     let wait = settings.daemon.lock_wait;
     let lock = take_runner_lock(&settings.database_url, store, wait).await?;
     if lock.is_none() {

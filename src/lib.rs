@@ -13,12 +13,15 @@
 //! - [`sync`]: the refresh pipeline: plan, fetch, map, store, report.
 //! - [`daemon`]: `artistbot daemon`: the scheduled refresh, the request queue, the
 //!   runner lock across replicas, clean shutdown, health and metrics.
+//! - [`import`]: the old bot's DynamoDB exports: streaming readers and the import run
+//!   (`import -> store`).
 //! - [`commands`]: what each CLI subcommand does, for the thin `main`.
 
 pub mod catalog;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod import;
 pub mod names;
 pub mod providers;
 pub mod store;

@@ -54,6 +54,12 @@ enum Command {
     /// onboarding of requested artists (every QUEUE_POLL). SIGTERM or Ctrl-C stops it
     /// cleanly (exit 0); a second signal stops it at once.
     Daemon,
+    /// Import the old bot's data. Exit 0: all imported; 2: some items rejected (the
+    /// others are imported); 1: failure.
+    Import {
+        #[command(subcommand)]
+        source: commands::import::ImportSource,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +99,7 @@ fn main() -> ExitCode {
             Command::Sync { force } => commands::sync(settings.clone(), force).await,
             Command::Status => commands::status(&settings).await.map(|_| 0),
             Command::Daemon => commands::daemon(settings.clone()).await,
+            Command::Import { source } => commands::import::run(&settings, source).await,
         }
     });
     match result {

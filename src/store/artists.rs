@@ -462,7 +462,7 @@ pub(crate) async fn upsert_profiles<C: ConnectionTrait>(
     Ok(count)
 }
 
-fn genres_json(genres: &[String]) -> Option<String> {
+pub(crate) fn genres_json(genres: &[String]) -> Option<String> {
     if genres.is_empty() {
         None
     } else {

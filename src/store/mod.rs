@@ -7,9 +7,11 @@
 //! mapping), [`refresh`] (the per-artist transaction), [`runs`] (`sync_runs`),
 //! [`provider_state`] (what the upstreams allow), [`requests`] (names users asked for),
 //! [`status`] (counts for `status`), [`lock`] (the cross-process runner lock, on a
-//! connection of its own).
+//! connection of its own), [`import`] (batched writes of imported DynamoDB data),
+//! [`reads`] (one artist's stored rows).
 
 pub mod artists;
+pub mod import;
 pub mod lock;
 pub mod provider_state;
 pub mod reads;

@@ -10,5 +10,7 @@ mod support;
 
 mod cli;
 mod daemon;
+mod import;
+mod import_reader;
 mod store_basics;
 mod sync_engine;

@@ -11,7 +11,7 @@ use testkit::db::TestDb;
 /// db_test!(async fn quota_exhaustion_keeps_existing_tracks(db: TestDb) { ... });
 /// ```
 macro_rules! db_test {
-    ($(#[$meta:meta])* async fn $name:ident($db:ident : TestDb) $body:block) => {
+    ($(#[$meta:meta])* async fn $name:ident($db:ident : TestDb $(,)?) $body:block) => {
         $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
