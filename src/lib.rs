@@ -11,6 +11,7 @@
 //! - [`providers`]: outbound Spotify and Deezer clients under one HTTP policy.
 //! - [`store`]: the only module that builds queries.
 //! - [`sync`]: the refresh pipeline: plan, fetch, map, store, report.
+//! - [`skill`]: the KakaoTalk skill endpoint (read-only replies from the catalog).
 //! - [`commands`]: what each CLI subcommand does, for the thin `main`.
 
 pub mod catalog;
@@ -18,6 +19,7 @@ pub mod commands;
 pub mod config;
 pub mod names;
 pub mod providers;
+pub mod skill;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

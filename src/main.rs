@@ -49,6 +49,8 @@ enum Command {
     },
     /// Catalog counts, last runs, and what each provider allows.
     Status,
+    /// Serve the KakaoTalk skill endpoint (POST /skill, GET /healthz) on BIND_ADDR.
+    Serve,
 }
 
 fn main() -> ExitCode {
@@ -60,8 +62,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // A service's logs are its output; a command's stay out of what it prints.
+    let console = match cli.command {
+        Command::Serve => Console::Stdout,
+        _ => Console::Stderr,
+    };
     let _telemetry = match telemetry::init(
-        Console::Stderr,
+        console,
         settings.log_dir.as_deref(),
         settings.log_files_kept,
     ) {
@@ -82,6 +89,7 @@ fn main() -> ExitCode {
             } => commands::add(settings.clone(), artists, file.as_deref(), !no_refresh).await,
             Command::Sync { force } => commands::sync(settings.clone(), force).await,
             Command::Status => commands::status(&settings).await.map(|_| 0),
+            Command::Serve => commands::serve(settings.clone()).await,
         }
     });
     match result {

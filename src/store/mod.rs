@@ -6,13 +6,14 @@
 //! Submodules by table family: [`artists`] (catalog reads and writes, aliases, Deezer
 //! mapping), [`refresh`] (the per-artist transaction), [`runs`] (`sync_runs`),
 //! [`provider_state`] (what the upstreams allow), [`requests`] (names users asked for),
-//! [`status`] (counts for `status`).
+//! [`status`] (counts for `status`), [`skill`] (the reads of the Kakao skill endpoint).
 
 pub mod artists;
 pub mod provider_state;
 pub mod refresh;
 pub mod requests;
 pub mod runs;
+pub mod skill;
 pub mod status;
 
 use std::sync::Arc;
@@ -53,6 +54,12 @@ impl StoreError {
 pub struct PoolOptions {
     pub max_connections: u32,
     pub connect_timeout: Duration,
+    /// Open connections on first use instead of in `connect`: a server that is down at
+    /// start does not stop a process that must still answer (the skill endpoint).
+    pub lazy: bool,
+    /// Ping a pooled connection before reuse only when it sat idle this long (instead of
+    /// on every acquire, which costs a round trip per query).
+    pub ping_if_idle_for: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -60,6 +67,8 @@ impl Default for PoolOptions {
         Self {
             max_connections: 8,
             connect_timeout: Duration::from_secs(5),
+            lazy: false,
+            ping_if_idle_for: None,
         }
     }
 }
@@ -80,7 +89,11 @@ impl Store {
             .min_connections(0)
             .connect_timeout(pool.connect_timeout)
             .acquire_timeout(pool.connect_timeout)
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            .connect_lazy(pool.lazy);
+        if let Some(idle) = pool.ping_if_idle_for {
+            options.test_before_acquire_if_idle_for(idle);
+        }
         if url.is_sqlite() {
             // WAL lets readers (the skill endpoint) work while the sync writes; the busy
             // timeout makes concurrent writers wait instead of failing at once.
