@@ -8,4 +8,5 @@
 #[macro_use]
 mod support;
 
+mod skill;
 mod store_basics;
