@@ -473,3 +473,44 @@ db_test!(
         assert_eq!(health, 200);
     }
 );
+
+/// A server that accepts connections and never says a word: the database is "slow"
+/// for ever. No database is needed, so this runs once, not per backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_never_answers_gets_a_try_again_reply_within_the_timeout() {
+    crate::support::init_logs();
+    let blackhole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = blackhole.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = blackhole.accept().await {
+            held.push(socket);
+        }
+    });
+    let settings = skill_settings(&[("SKILL_DB_TIMEOUT", "400ms")]);
+    let pool = PoolOptions {
+        max_connections: 2,
+        connect_timeout: Duration::from_secs(10),
+        lazy: true,
+        ping_if_idle_for: None,
+    };
+    let url = DatabaseUrl::new(format!("mysql://root@{address}/artistbot"));
+    let store = Store::connect(&url, pool).await.unwrap();
+    let router = skill::router(SkillService::new(store, settings));
+
+    let started = Instant::now();
+    let answer = ask(&router, "IU").await;
+    let took = started.elapsed();
+
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(first_text(&answer.json).contains("잠시 후 다시 시도해 주세요"));
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_millis(1500),
+        "took {took:?}"
+    );
+    let started = Instant::now();
+    let (status, _) = get(&router, "/healthz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    holder.abort();
+}
