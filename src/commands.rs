@@ -216,6 +216,29 @@ fn alias_note(alias: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// `artistbot serve`: the Kakao skill endpoint on `BIND_ADDR` until Ctrl-C or SIGTERM,
+/// then requests in flight finish.
+pub async fn serve(settings: Arc<Settings>) -> Result<i32> {
+    let store = crate::skill::connect_store(&settings).await?;
+    let service = crate::skill::SkillService::new(store, settings.skill.clone());
+    let address = settings.skill.bind_addr;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address} (BIND_ADDR)"))?;
+    service.warm_up();
+    tracing::info!(
+        "serving the Kakao skill at http://{address}/skill (database {})",
+        settings.database_url
+    );
+    crate::skill::serve(listener, service, async {
+        wait_for_signal().await;
+        tracing::info!("stopping: finishing the requests in flight");
+    })
+    .await
+    .context("serving the skill")?;
+    Ok(0)
+}
+
 /// `artistbot status`: catalog counts, last runs, provider state.
 pub async fn status(settings: &Settings) -> Result<()> {
     let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;

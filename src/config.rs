@@ -190,7 +190,40 @@ pub struct Settings {
     pub log_dir: Option<PathBuf>,
     pub log_files_kept: usize,
     pub daemon: DaemonSettings,
+    pub skill: SkillSettings,
 }
+
+/// The Kakao skill endpoint (`artistbot serve` and the Lambda binary).
+#[derive(Clone, Debug)]
+pub struct SkillSettings {
+    /// `BIND_ADDR`: where `artistbot serve` listens.
+    pub bind_addr: SocketAddr,
+    /// `SKILL_SECRET`: when set, every `POST /skill` must carry it in [`Self::secret_header`].
+    pub secret: Option<Secret>,
+    /// `SKILL_SECRET_HEADER`: the header carrying the secret (Open Builder's "헤더값 입력").
+    pub secret_header: String,
+    /// `SKILL_BOT_IDS`: when not empty, requests from other `bot.id`s are refused.
+    pub bot_ids: Vec<String>,
+    /// `SKILL_DB_TIMEOUT`: the most the database may take for one reply, well inside
+    /// Kakao's 5-second budget.
+    pub db_timeout: Duration,
+    /// `SKILL_RECORD_MISSES`: record unknown names in `artist_requests` (the endpoint's
+    /// only write).
+    pub record_misses: bool,
+    /// `SKILL_DB_MAX_CONNECTIONS`: the endpoint's pool size.
+    pub db_max_connections: u32,
+    /// `SKILL_NAMES_REFRESH`: how old the in-memory list of names used for suggestions
+    /// may grow before it is read again.
+    pub names_refresh: Duration,
+    /// `SKILL_ARTIST_PARAMS`: action parameters that may carry the artist name, in order
+    /// (the block's entity); the utterance is used when none has text.
+    pub artist_params: Vec<String>,
+    /// `SKILL_FALLBACK_IMAGE_URL`: the artist card's image when the artist has none.
+    pub fallback_image_url: Option<String>,
+}
+
+pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_SKILL_SECRET_HEADER: &str = "X-Skill-Secret";
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -285,6 +318,7 @@ impl Settings {
             log_dir: vars.text("LOG_DIR").map(PathBuf::from),
             log_files_kept: vars.number::<u32>("LOG_FILES_KEPT", 14)?.max(1) as usize,
             daemon: daemon_settings(&vars)?,
+            skill: skill_settings(&vars)?,
         })
     }
 }
@@ -328,6 +362,66 @@ fn daemon_settings(vars: &Vars<'_>) -> Result<DaemonSettings, ConfigError> {
     })
 }
 
+fn skill_settings(vars: &Vars<'_>) -> Result<SkillSettings, ConfigError> {
+    let bind = vars
+        .text("BIND_ADDR")
+        .unwrap_or_else(|| DEFAULT_BIND_ADDR.into());
+    let bind_addr = bind.parse().map_err(|_| ConfigError::Invalid {
+        name: "BIND_ADDR",
+        problem: format!("expected an address like 127.0.0.1:8080, got {bind:?}"),
+    })?;
+    let secret_header = vars
+        .text("SKILL_SECRET_HEADER")
+        .unwrap_or_else(|| DEFAULT_SKILL_SECRET_HEADER.into());
+    // An HTTP header name is a token; anything else could never match a request.
+    if !secret_header
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        return Err(ConfigError::Invalid {
+            name: "SKILL_SECRET_HEADER",
+            problem: format!("not a valid header name: {secret_header:?}"),
+        });
+    }
+    let list = |name: &str| -> Vec<String> {
+        vars.text(name)
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let artist_params = match vars.text("SKILL_ARTIST_PARAMS") {
+        Some(_) => list("SKILL_ARTIST_PARAMS"),
+        None => vec!["artist".to_owned()],
+    };
+    let fallback_image_url = vars.text("SKILL_FALLBACK_IMAGE_URL");
+    if let Some(url) = &fallback_image_url
+        && !url.starts_with("https://")
+    {
+        return Err(ConfigError::Invalid {
+            name: "SKILL_FALLBACK_IMAGE_URL",
+            problem: format!("expected an https URL, got {url:?}"),
+        });
+    }
+    Ok(SkillSettings {
+        bind_addr,
+        // The value is never echoed: only its presence matters to an error.
+        secret: vars.text("SKILL_SECRET").map(Secret::new),
+        secret_header,
+        bot_ids: list("SKILL_BOT_IDS"),
+        db_timeout: vars.duration("SKILL_DB_TIMEOUT", Duration::from_millis(1500))?,
+        record_misses: vars.flag("SKILL_RECORD_MISSES", true)?,
+        db_max_connections: vars.number::<u32>("SKILL_DB_MAX_CONNECTIONS", 4)?.max(1),
+        names_refresh: vars.duration("SKILL_NAMES_REFRESH", Duration::from_secs(300))?,
+        artist_params,
+        fallback_image_url,
+    })
+}
+
 fn days(n: u64) -> Duration {
     Duration::from_secs(n * 24 * 3600)
 }
@@ -368,6 +462,18 @@ impl Vars<'_> {
                 problem: format!(
                     "expected a duration like 500ms, 30s, 15m, 12h or 7d, got {raw:?}"
                 ),
+            }),
+        }
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.text(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+            Some(raw) => Err(ConfigError::Invalid {
+                name,
+                problem: format!("expected true or false, got {raw:?}"),
             }),
         }
     }
@@ -481,6 +587,41 @@ mod tests {
         assert!(err.to_string().starts_with("SYNC_TIMEZONE:"), "{err}");
         let err = settings(&[("HEALTH_ADDR", "everywhere")]).unwrap_err();
         assert!(err.to_string().starts_with("HEALTH_ADDR:"), "{err}");
+    }
+
+    #[test]
+    fn skill_settings_have_safe_defaults_and_parse_lists() {
+        let s = settings(&[]).unwrap().skill;
+        assert_eq!(s.bind_addr.to_string(), DEFAULT_BIND_ADDR);
+        assert!(s.secret.is_none());
+        assert_eq!(s.secret_header, "X-Skill-Secret");
+        assert!(s.bot_ids.is_empty());
+        assert_eq!(s.db_timeout, Duration::from_millis(1500));
+        assert!(s.record_misses);
+        assert_eq!(s.artist_params, ["artist"]);
+
+        let s = settings(&[
+            ("SKILL_BOT_IDS", " bot1, ,bot2 "),
+            ("SKILL_RECORD_MISSES", "false"),
+            ("SKILL_SECRET", "open-sesame-123"),
+            ("SKILL_DB_TIMEOUT", "800ms"),
+        ])
+        .unwrap()
+        .skill;
+        assert_eq!(s.bot_ids, ["bot1", "bot2"]);
+        assert!(!s.record_misses);
+        assert_eq!(s.db_timeout, Duration::from_millis(800));
+        assert!(!format!("{s:?}").contains("open-sesame"));
+    }
+
+    #[test]
+    fn bad_skill_values_name_their_variable_without_echoing_the_secret() {
+        let err = settings(&[("BIND_ADDR", "everywhere")]).unwrap_err();
+        assert!(err.to_string().starts_with("BIND_ADDR:"), "{err}");
+        let err = settings(&[("SKILL_SECRET_HEADER", "X Secret")]).unwrap_err();
+        assert!(err.to_string().starts_with("SKILL_SECRET_HEADER:"), "{err}");
+        let err = settings(&[("SKILL_RECORD_MISSES", "maybe")]).unwrap_err();
+        assert!(err.to_string().starts_with("SKILL_RECORD_MISSES:"), "{err}");
     }
 
     #[test]

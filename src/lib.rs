@@ -15,6 +15,7 @@
 //!   runner lock across replicas, clean shutdown, health and metrics.
 //! - [`import`]: the old bot's DynamoDB exports: streaming readers and the import run
 //!   (`import -> store`).
+//! - [`skill`]: the KakaoTalk skill endpoint (read-only replies from the catalog).
 //! - [`commands`]: what each CLI subcommand does, for the thin `main`.
 
 pub mod catalog;
@@ -24,6 +25,7 @@ pub mod daemon;
 pub mod import;
 pub mod names;
 pub mod providers;
+pub mod skill;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -60,6 +60,8 @@ enum Command {
         #[command(subcommand)]
         source: commands::import::ImportSource,
     },
+    /// Serve the KakaoTalk skill endpoint (POST /skill, GET /healthz) on BIND_ADDR.
+    Serve,
 }
 
 fn main() -> ExitCode {
@@ -71,9 +73,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // A service's logs are its output; a command's output is its results.
+    // A service's logs are its output; a command's stay out of what it prints.
     let console = match cli.command {
-        Command::Daemon => Console::Stdout,
+        Command::Daemon | Command::Serve => Console::Stdout,
         _ => Console::Stderr,
     };
     let _telemetry = match telemetry::init(
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
             Command::Status => commands::status(&settings).await.map(|_| 0),
             Command::Daemon => commands::daemon(settings.clone()).await,
             Command::Import { source } => commands::import::run(&settings, source).await,
+            Command::Serve => commands::serve(settings.clone()).await,
         }
     });
     match result {

@@ -2,6 +2,7 @@
 //! daily rolling files of which a bounded number are kept. `RUST_LOG` filters (default
 //! `info`, with the database drivers quieter).
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
@@ -36,12 +37,16 @@ pub fn init(
     let filter =
         || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let console_layer = match console {
+        // Colours only for a person at a terminal: journald, launchd log files and
+        // CloudWatch would otherwise store escape codes.
         Console::Stdout => fmt::layer()
             .with_writer(std::io::stdout)
+            .with_ansi(std::io::stdout().is_terminal())
             .with_target(false)
             .boxed(),
         Console::Stderr => fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .boxed(),
     };

@@ -8,7 +8,7 @@
 //! [`provider_state`] (what the upstreams allow), [`requests`] (names users asked for),
 //! [`status`] (counts for `status`), [`lock`] (the cross-process runner lock, on a
 //! connection of its own), [`import`] (batched writes of imported DynamoDB data),
-//! [`reads`] (one artist's stored rows).
+//! [`reads`] (one artist's stored rows), [`skill`] (the reads of the Kakao skill endpoint).
 
 pub mod artists;
 pub mod import;
@@ -18,6 +18,7 @@ pub mod reads;
 pub mod refresh;
 pub mod requests;
 pub mod runs;
+pub mod skill;
 pub mod status;
 
 use std::sync::Arc;
@@ -58,6 +59,12 @@ impl StoreError {
 pub struct PoolOptions {
     pub max_connections: u32,
     pub connect_timeout: Duration,
+    /// Open connections on first use instead of in `connect`: a server that is down at
+    /// start does not stop a process that must still answer (the skill endpoint).
+    pub lazy: bool,
+    /// Ping a pooled connection before reuse only when it sat idle this long (instead of
+    /// on every acquire, which costs a round trip per query).
+    pub ping_if_idle_for: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -65,6 +72,8 @@ impl Default for PoolOptions {
         Self {
             max_connections: 8,
             connect_timeout: Duration::from_secs(5),
+            lazy: false,
+            ping_if_idle_for: None,
         }
     }
 }
@@ -85,7 +94,11 @@ impl Store {
             .min_connections(0)
             .connect_timeout(pool.connect_timeout)
             .acquire_timeout(pool.connect_timeout)
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            .connect_lazy(pool.lazy);
+        if let Some(idle) = pool.ping_if_idle_for {
+            options.test_before_acquire_if_idle_for(idle);
+        }
         if url.is_sqlite() {
             // WAL lets readers (the skill endpoint) work while the sync writes; the busy
             // timeout makes concurrent writers wait instead of failing at once.

@@ -12,5 +12,6 @@ mod cli;
 mod daemon;
 mod import;
 mod import_reader;
+mod skill;
 mod store_basics;
 mod sync_engine;

@@ -1,0 +1,240 @@
+//! From a parsed skill request to a reply: which name was asked for, what the catalog
+//! holds for it, and what to say. Every database call here is bounded by
+//! `SKILL_DB_TIMEOUT`, so a slow or absent database yields [`unavailable_reply`] in time
+//! rather than no answer at all.
+//!
+//! This module reads through the store; its only write is recording a missed name. It
+//! never calls a provider and knows nothing of HTTP (see [`super::http`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{Instant, timeout_at};
+
+use super::compose::{
+    ArtistPage, ArtistView, ReplyOptions, TrackView, empty_query_reply, known_artist_reply,
+    unavailable_reply, unknown_artist_reply,
+};
+use super::reply::SkillResponse;
+use super::request::SkillRequest;
+use super::suggest::Suggester;
+use crate::config::SkillSettings;
+use crate::names::name_key;
+use crate::store::skill::{ArtistLookup, ArtistWithTracks, LookupShape, NameMatch};
+use crate::store::{self, Store, StoreError};
+
+/// What the reply shows of a found artist: 3 tracks per card, 3 related artists (the
+/// original bot's layout; a carousel of listCards holds 5 cards).
+const LOOKUP_SHAPE: LookupShape = LookupShape {
+    tracks_per_artist: 3,
+    related_artists: 3,
+};
+/// "혹시 이 아티스트?" suggestions for a miss.
+const MAX_SUGGESTIONS: usize = 3;
+/// Genres named in the artist card; more make a long, unreadable line.
+const MAX_GENRES_SHOWN: usize = 3;
+
+/// What happened to a request, for the log line and the tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The artist was found, by its name or an alias.
+    Found(NameMatch),
+    /// The catalog does not know the name.
+    Unknown {
+        suggestions: usize,
+        /// Whether the name was recorded in `artist_requests`.
+        recorded: bool,
+    },
+    /// Nothing to look up.
+    EmptyQuery,
+    /// The database failed or was too slow; the user was asked to try again.
+    Unavailable,
+}
+
+impl Outcome {
+    /// A short word for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Found(NameMatch::Name) => "hit",
+            Outcome::Found(NameMatch::Alias) => "alias_hit",
+            Outcome::Unknown { .. } => "miss",
+            Outcome::EmptyQuery => "empty",
+            Outcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// The skill's behaviour, shared by every request. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SkillService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    settings: SkillSettings,
+    suggester: Arc<Suggester>,
+    reply_options: ReplyOptions,
+}
+
+impl SkillService {
+    /// The service over `store` (see [`super::connect_store`] for a suitable pool).
+    pub fn new(store: Store, settings: SkillSettings) -> SkillService {
+        let reply_options = match &settings.fallback_image_url {
+            Some(url) => ReplyOptions {
+                fallback_image_url: url.clone(),
+            },
+            None => ReplyOptions::default(),
+        };
+        SkillService {
+            inner: Arc::new(Inner {
+                suggester: Arc::new(Suggester::new(store.clone(), settings.names_refresh)),
+                store,
+                settings,
+                reply_options,
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &SkillSettings {
+        &self.inner.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Starts loading the names used for suggestions, in the background; this also opens
+    /// the first pooled connection before the first request needs it.
+    pub fn warm_up(&self) {
+        self.inner.suggester.load_in_background();
+    }
+
+    /// Whether the database answers within the timeout (for `/healthz`).
+    pub async fn database_answers(&self) -> Result<(), String> {
+        match tokio::time::timeout(self.inner.settings.db_timeout, self.inner.store.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!(
+                "no answer within {:?}",
+                self.inner.settings.db_timeout
+            )),
+        }
+    }
+
+    /// The reply to `request`. Never fails: a database problem becomes
+    /// [`unavailable_reply`] (and a warning in the log).
+    pub async fn answer(&self, request: &SkillRequest) -> (SkillResponse, Outcome) {
+        let settings = &self.inner.settings;
+        let params: Vec<&str> = settings.artist_params.iter().map(String::as_str).collect();
+        let Some(query) = request.artist_query(&params) else {
+            return (empty_query_reply(), Outcome::EmptyQuery);
+        };
+        let key = name_key(&query);
+        if key.is_empty() {
+            return (empty_query_reply(), Outcome::EmptyQuery);
+        }
+        let deadline = Instant::now() + settings.db_timeout;
+        match self.lookup(&key, deadline).await {
+            Ok(Some(lookup)) => {
+                let page = artist_page(lookup.artist, lookup.related);
+                (
+                    known_artist_reply(&page, &self.inner.reply_options),
+                    Outcome::Found(lookup.matched_by),
+                )
+            }
+            Ok(None) => self.unknown(&query, &key, deadline).await,
+            Err(cause) => {
+                tracing::warn!(cause = %cause, "catalog lookup failed: answering 'try again later'");
+                (unavailable_reply(), Outcome::Unavailable)
+            }
+        }
+    }
+
+    /// The lookup, retried once on an error while time remains: a pooled connection the
+    /// server dropped (a restart, a failover) fails one query, and the next connection
+    /// works.
+    async fn lookup(&self, key: &str, deadline: Instant) -> Result<Option<ArtistLookup>, String> {
+        let store = &self.inner.store;
+        let mut last_error: Option<StoreError> = None;
+        for _ in 0..2 {
+            match timeout_at(deadline, store.artist_lookup(key, LOOKUP_SHAPE)).await {
+                Ok(Ok(found)) => return Ok(found),
+                Ok(Err(error)) => last_error = Some(error),
+                Err(_) => break,
+            }
+        }
+        Err(match last_error {
+            Some(error) => error.to_string(),
+            None => format!("no answer within {:?}", self.inner.settings.db_timeout),
+        })
+    }
+
+    /// A miss: suggestions from memory and the request recorded, side by side, both
+    /// within what is left of the time budget.
+    async fn unknown(&self, query: &str, key: &str, deadline: Instant) -> (SkillResponse, Outcome) {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let suggest = self.inner.suggester.suggest(
+            key,
+            MAX_SUGGESTIONS,
+            remaining.max(Duration::from_millis(1)),
+        );
+        let record = async {
+            if !self.inner.settings.record_misses {
+                return false;
+            }
+            match timeout_at(
+                deadline,
+                self.inner.store.record_request(query, store::now()),
+            )
+            .await
+            {
+                Ok(Ok(recorded)) => recorded,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "could not record a missed name");
+                    false
+                }
+                Err(_) => {
+                    tracing::warn!("recording a missed name took too long");
+                    false
+                }
+            }
+        };
+        let (suggestions, recorded) = tokio::join!(suggest, record);
+        (
+            unknown_artist_reply(query, &suggestions),
+            Outcome::Unknown {
+                suggestions: suggestions.len(),
+                recorded,
+            },
+        )
+    }
+}
+
+fn artist_page(artist: ArtistWithTracks, related: Vec<ArtistWithTracks>) -> ArtistPage {
+    ArtistPage {
+        artist: artist_view(artist),
+        related: related.into_iter().map(artist_view).collect(),
+    }
+}
+
+fn artist_view(artist: ArtistWithTracks) -> ArtistView {
+    ArtistView {
+        name: artist.name,
+        image_url: artist.image_url,
+        spotify_url: artist.url,
+        followers: artist.followers,
+        fans: artist.deezer_fans,
+        genres: artist.genres.into_iter().take(MAX_GENRES_SHOWN).collect(),
+        tracks: artist
+            .tracks
+            .into_iter()
+            .map(|track| TrackView {
+                name: track.name,
+                album_name: track.album_name,
+                image_url: track.image_url,
+            })
+            .collect(),
+    }
+}

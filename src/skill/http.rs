@@ -1,0 +1,246 @@
+//! The HTTP face of the skill: `POST /skill` and `GET /healthz`, the same axum router
+//! for `artistbot serve` and for Lambda.
+//!
+//! Owns the checks done before any work (shared-secret header, body size, JSON, bot id),
+//! the status codes and JSON error bodies, and the one log line per request. It must not
+//! leak internals: errors a client sees are fixed sentences, a panic becomes a generic
+//! answer, and logs carry neither secrets nor full user ids nor what users typed.
+
+use std::any::Any;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::FutureExt;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::answer::{Outcome, SkillService};
+use super::compose::unavailable_reply;
+use super::request::{RequestError, parse_skill_request};
+
+/// Largest request body accepted. Kakao's payloads are a few kilobytes; this leaves room
+/// for long utterances and many parameters while keeping abuse cheap to refuse.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The skill's routes over `service`.
+pub fn router(service: SkillService) -> Router {
+    Router::new()
+        .route("/skill", post(skill))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(answer_panics))
+        .with_state(service)
+}
+
+/// Why a request was turned away before it reached the catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    Unauthorized,
+    TooLarge,
+    Unreadable,
+    Malformed,
+    Forbidden,
+}
+
+impl Refusal {
+    fn status(self) -> StatusCode {
+        match self {
+            Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
+            Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::Unreadable | Refusal::Malformed => StatusCode::BAD_REQUEST,
+            Refusal::Forbidden => StatusCode::FORBIDDEN,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Unauthorized => "unauthorized",
+            Refusal::TooLarge => "too_large",
+            Refusal::Unreadable => "unreadable",
+            Refusal::Malformed => "malformed",
+            Refusal::Forbidden => "forbidden",
+        }
+    }
+}
+
+async fn skill(
+    State(service): State<SkillService>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let checked = check(&service, &headers, body);
+    let (request, user) = match checked {
+        Ok(request) => {
+            let user = request.user_id.as_deref().map(user_tag);
+            (request, user)
+        }
+        Err((refusal, message)) => {
+            tracing::info!(
+                outcome = refusal.as_str(),
+                status = refusal.status().as_u16(),
+                latency_ms = elapsed_ms(started),
+                "skill request refused"
+            );
+            return error_response(refusal.status(), &message);
+        }
+    };
+    let (reply, outcome) = service.answer(&request).await;
+    let (suggestions, recorded) = match outcome {
+        Outcome::Unknown {
+            suggestions,
+            recorded,
+        } => (suggestions, recorded),
+        _ => (0, false),
+    };
+    tracing::info!(
+        outcome = outcome.as_str(),
+        status = 200,
+        latency_ms = elapsed_ms(started),
+        user = user.as_deref().unwrap_or("-"),
+        query_chars = request.utterance.chars().count(),
+        suggestions,
+        recorded,
+        "skill request"
+    );
+    axum::Json(reply).into_response()
+}
+
+/// The checks before any work, cheapest first: the secret (without reading the body),
+/// the body's size, its JSON, the bot.
+fn check(
+    service: &SkillService,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<super::request::SkillRequest, (Refusal, String)> {
+    let settings = service.settings();
+    if let Some(secret) = &settings.secret {
+        let expected = secret.expose().as_bytes();
+        let presented = HeaderName::from_bytes(settings.secret_header.as_bytes())
+            .ok()
+            .and_then(|name| headers.get(name))
+            .map(|value| value.as_bytes());
+        // Compared in constant time (only the length can show), so response timing does
+        // not reveal how much of a guess was right.
+        let accepted = presented.is_some_and(|given| bool::from(given.ct_eq(expected)));
+        if !accepted {
+            return Err((Refusal::Unauthorized, "unauthorized".into()));
+        }
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err((
+                Refusal::TooLarge,
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        Err(_) => {
+            return Err((
+                Refusal::Unreadable,
+                "the request body could not be read".into(),
+            ));
+        }
+    };
+    // The parser's messages name a position or a field, never the body's content.
+    let request = parse_skill_request(&body)
+        .map_err(|error: RequestError| (Refusal::Malformed, error.to_string()))?;
+    if !settings.bot_ids.is_empty() {
+        let known = request
+            .bot_id
+            .as_ref()
+            .is_some_and(|id| settings.bot_ids.contains(id));
+        if !known {
+            return Err((Refusal::Forbidden, "this bot is not served here".into()));
+        }
+    }
+    Ok(request)
+}
+
+async fn healthz(State(service): State<SkillService>) -> Response {
+    match service.database_answers().await {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response(),
+        Err(cause) => {
+            tracing::warn!(%cause, "health check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"status": "unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "not found")
+}
+
+/// A panic never reaches the client as a dropped connection or a trace: `/skill` still
+/// gets a valid "try again" reply, anything else a bare 500.
+async fn answer_panics(request: Request, next: Next) -> Response {
+    let is_skill = request.uri().path() == "/skill";
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(panic) => {
+            tracing::error!(
+                panic = panic_message(panic.as_ref()),
+                "a skill request panicked"
+            );
+            if is_skill {
+                axum::Json(unavailable_reply()).into_response()
+            } else {
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"error": message}))).into_response()
+}
+
+/// A short tag standing for a user id in logs: lines of one user can be told apart and
+/// correlated, but the id (a long-lived key Kakao gives per user) is not written down.
+fn user_tag(user_id: &str) -> String {
+    let mut hasher = DefaultHasher::new();
+    user_id.hash(&mut hasher);
+    format!("{:08x}", hasher.finish() as u32)
+}
+
+fn elapsed_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1e5).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_tags_are_short_stable_and_do_not_contain_the_id() {
+        let id = "5f3e9c1a7b2d4e6f8a0b1c2d3e4f5a6b";
+        assert_eq!(user_tag(id), user_tag(id));
+        assert_eq!(user_tag(id).len(), 8);
+        assert_ne!(user_tag(id), user_tag("another-user"));
+        assert!(!id.contains(&user_tag(id)));
+    }
+}

@@ -1,0 +1,420 @@
+//! The reads behind the Kakao skill endpoint: an artist by folded name (or alias) with
+//! its top tracks and its related artists' top tracks, and the list of every name the
+//! catalog answers to (for "did you mean" suggestions).
+//!
+//! Each reply costs a bounded number of statements: [`Store::artist_lookup`] sends two
+//! (resolve the name together with the artist's tracks; then the related artists joined
+//! with their tracks), never one per artist. The types here are the store's own: the
+//! skill maps them into its reply types, and this module knows nothing of Kakao.
+//!
+//! Nothing here writes; the endpoint's one write is [`Store::record_request`].
+
+use std::cmp::Reverse;
+
+use entity::{artist_aliases, artists, related_artists, top_tracks};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement, UnionType,
+};
+use sea_orm::{FromQueryResult, StatementBuilder};
+
+use super::artists::{NAME_LEN, fit};
+use super::{Store, StoreError};
+
+/// Top-track ranks read per artist. Ranks are list positions (1, 2, 3, ...), so this
+/// leaves room for tracks without a usable name while bounding the rows read for an
+/// artist with many stored tracks.
+const TRACK_RANKS_SCANNED: i32 = 10;
+
+/// A track as a reply shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackSummary {
+    pub name: String,
+    pub album_name: Option<String>,
+    pub image_url: Option<String>,
+}
+
+/// An artist as a reply shows it, with its first top tracks in rank order. Facts that
+/// are not known are `None` (or empty), never zero.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtistWithTracks {
+    pub id: String,
+    pub name: String,
+    /// The artist's Spotify page.
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub followers: Option<i64>,
+    pub deezer_fans: Option<i64>,
+    pub genres: Vec<String>,
+    pub tracks: Vec<TrackSummary>,
+}
+
+/// How a looked-up name led to the artist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameMatch {
+    /// The artist's own name folds to the key.
+    Name,
+    /// A recorded alias (a Hangul spelling, an earlier request) folds to the key.
+    Alias,
+}
+
+/// What the skill shows for a found artist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtistLookup {
+    pub artist: ArtistWithTracks,
+    pub matched_by: NameMatch,
+    /// Related artists that have stored tracks, in related rank order.
+    pub related: Vec<ArtistWithTracks>,
+}
+
+/// One name the catalog answers to: an artist's name or one of its aliases.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogName {
+    /// The folded name or alias key.
+    pub key: String,
+    pub artist_id: String,
+    /// The artist's display name (also for an alias: that is what a suggestion shows).
+    pub artist_name: String,
+    pub followers: Option<i64>,
+    pub deezer_fans: Option<i64>,
+}
+
+/// How much of a found artist to load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupShape {
+    /// Top tracks per artist (the artist's and each related artist's).
+    pub tracks_per_artist: usize,
+    /// Related artists with tracks.
+    pub related_artists: usize,
+}
+
+/// One artist row joined with one of its tracks (or none).
+#[derive(Debug, FromQueryResult)]
+struct ArtistTrackRow {
+    /// Resolution: 0 = by name, 1 = by alias. Related artists: the related rank.
+    ordinal: i64,
+    id: String,
+    name: String,
+    url: Option<String>,
+    image_url: Option<String>,
+    followers: Option<i64>,
+    deezer_fans: Option<i64>,
+    genres: Option<String>,
+    track_name: Option<String>,
+    track_album: Option<String>,
+    track_image: Option<String>,
+    track_rank: Option<i32>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CatalogNameRow {
+    key: String,
+    id: String,
+    name: String,
+    followers: Option<i64>,
+    deezer_fans: Option<i64>,
+}
+
+impl Store {
+    /// The artist whose folded name is `key` (among namesakes the most followed, then
+    /// the one with most Deezer fans), else the artist an alias `key` points at; with its
+    /// top tracks and up to `shape.related_artists` related artists that have tracks.
+    /// Two statements; `None` when nothing answers to `key`.
+    pub async fn artist_lookup(
+        &self,
+        key: &str,
+        shape: LookupShape,
+    ) -> Result<Option<ArtistLookup>, StoreError> {
+        // Stored keys were cut to the column width; a long query is cut the same way.
+        let key = fit(key, NAME_LEN);
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let by_name = artist_with_tracks_query(0)
+            .and_where(Expr::col((artists::Entity, artists::Column::NameKey)).eq(key.as_str()))
+            .to_owned();
+        let by_alias = artist_with_tracks_query(1)
+            .join(
+                JoinType::InnerJoin,
+                artist_aliases::Entity,
+                Expr::col((artist_aliases::Entity, artist_aliases::Column::ArtistId))
+                    .equals((artists::Entity, artists::Column::Id)),
+            )
+            .and_where(
+                Expr::col((artist_aliases::Entity, artist_aliases::Column::AliasKey))
+                    .eq(key.as_str()),
+            )
+            .to_owned();
+        let query = by_name
+            .to_owned()
+            .union(UnionType::All, by_alias)
+            .to_owned();
+        let rows = self
+            .rows::<ArtistTrackRow>(&query, "looking up an artist by name")
+            .await?;
+        let Some((matched_by, artist)) = pick_namesake(rows, shape.tracks_per_artist) else {
+            return Ok(None);
+        };
+
+        let related_query = related_with_tracks_query(&artist.id);
+        let related_rows = self
+            .rows::<ArtistTrackRow>(&related_query, "reading related artists")
+            .await?;
+        let related = group_by_artist(related_rows, shape.tracks_per_artist)
+            .into_iter()
+            .map(|(_, artist)| artist)
+            .filter(|artist| !artist.tracks.is_empty())
+            .take(shape.related_artists)
+            .collect();
+        Ok(Some(ArtistLookup {
+            artist,
+            matched_by,
+            related,
+        }))
+    }
+
+    /// Every name and alias in the catalog with its artist: one statement, a few
+    /// thousand short rows, read now and then to suggest close names for a miss.
+    pub async fn catalog_names(&self) -> Result<Vec<CatalogName>, StoreError> {
+        let names = Query::select()
+            .expr_as(
+                Expr::col((artists::Entity, artists::Column::NameKey)),
+                Alias::new("key"),
+            )
+            .columns([
+                (artists::Entity, artists::Column::Id),
+                (artists::Entity, artists::Column::Name),
+                (artists::Entity, artists::Column::Followers),
+                (artists::Entity, artists::Column::DeezerFans),
+            ])
+            .from(artists::Entity)
+            .to_owned();
+        let aliases = Query::select()
+            .expr_as(
+                Expr::col((artist_aliases::Entity, artist_aliases::Column::AliasKey)),
+                Alias::new("key"),
+            )
+            .columns([
+                (artists::Entity, artists::Column::Id),
+                (artists::Entity, artists::Column::Name),
+                (artists::Entity, artists::Column::Followers),
+                (artists::Entity, artists::Column::DeezerFans),
+            ])
+            .from(artist_aliases::Entity)
+            .join(
+                JoinType::InnerJoin,
+                artists::Entity,
+                Expr::col((artist_aliases::Entity, artist_aliases::Column::ArtistId))
+                    .equals((artists::Entity, artists::Column::Id)),
+            )
+            .to_owned();
+        let query = names.to_owned().union(UnionType::All, aliases).to_owned();
+        Ok(self
+            .rows::<CatalogNameRow>(&query, "reading the catalog's names")
+            .await?
+            .into_iter()
+            .map(|row| CatalogName {
+                key: row.key,
+                artist_id: row.id,
+                artist_name: row.name,
+                followers: row.followers,
+                deezer_fans: row.deezer_fans,
+            })
+            .collect())
+    }
+
+    async fn rows<T: FromQueryResult>(
+        &self,
+        query: &SelectStatement,
+        doing: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        let statement = StatementBuilder::build(query, &self.backend());
+        T::find_by_statement(statement)
+            .all(self.db())
+            .await
+            .map_err(StoreError::query(doing))
+    }
+}
+
+/// `SELECT ordinal, artist columns, track columns FROM artists LEFT JOIN top_tracks`:
+/// the caller adds how the artist is found.
+fn artist_with_tracks_query(ordinal: i64) -> SelectStatement {
+    let mut query = Query::select();
+    query
+        .expr_as(Expr::val(ordinal), Alias::new("ordinal"))
+        .from(artists::Entity)
+        .join(
+            JoinType::LeftJoin,
+            top_tracks::Entity,
+            Expr::col((top_tracks::Entity, top_tracks::Column::ArtistId))
+                .equals((artists::Entity, artists::Column::Id))
+                .and(
+                    Expr::col((top_tracks::Entity, top_tracks::Column::Rank))
+                        .lte(TRACK_RANKS_SCANNED),
+                ),
+        );
+    select_artist_and_track_columns(&mut query);
+    query.to_owned()
+}
+
+/// The related artists of `artist_id` that have tracks, each joined with its first
+/// tracks, in related rank then track rank order.
+fn related_with_tracks_query(artist_id: &str) -> SelectStatement {
+    let mut query = Query::select();
+    query
+        .expr_as(
+            Expr::col((related_artists::Entity, related_artists::Column::RankRel)),
+            Alias::new("ordinal"),
+        )
+        .from(related_artists::Entity)
+        .join(
+            JoinType::InnerJoin,
+            artists::Entity,
+            Expr::col((artists::Entity, artists::Column::Id))
+                .equals((related_artists::Entity, related_artists::Column::RelatedId)),
+        )
+        .join(
+            JoinType::InnerJoin,
+            top_tracks::Entity,
+            Expr::col((top_tracks::Entity, top_tracks::Column::ArtistId))
+                .equals((related_artists::Entity, related_artists::Column::RelatedId))
+                .and(
+                    Expr::col((top_tracks::Entity, top_tracks::Column::Rank))
+                        .lte(TRACK_RANKS_SCANNED),
+                ),
+        )
+        .and_where(
+            Expr::col((related_artists::Entity, related_artists::Column::ArtistId)).eq(artist_id),
+        )
+        .order_by(
+            (related_artists::Entity, related_artists::Column::RankRel),
+            Order::Asc,
+        )
+        .order_by(
+            (related_artists::Entity, related_artists::Column::RelatedId),
+            Order::Asc,
+        )
+        .order_by((top_tracks::Entity, top_tracks::Column::Rank), Order::Asc);
+    select_artist_and_track_columns(&mut query);
+    query.to_owned()
+}
+
+fn select_artist_and_track_columns(query: &mut SelectStatement) {
+    query
+        .columns([
+            (artists::Entity, artists::Column::Id),
+            (artists::Entity, artists::Column::Name),
+            (artists::Entity, artists::Column::Url),
+            (artists::Entity, artists::Column::ImageUrl),
+            (artists::Entity, artists::Column::Followers),
+            (artists::Entity, artists::Column::DeezerFans),
+            (artists::Entity, artists::Column::Genres),
+        ])
+        .expr_as(
+            Expr::col((top_tracks::Entity, top_tracks::Column::Name)),
+            Alias::new("track_name"),
+        )
+        .expr_as(
+            Expr::col((top_tracks::Entity, top_tracks::Column::AlbumName)),
+            Alias::new("track_album"),
+        )
+        .expr_as(
+            Expr::col((top_tracks::Entity, top_tracks::Column::ImageUrl)),
+            Alias::new("track_image"),
+        )
+        // The union cannot be ordered portably by the joined table's column, so the track
+        // rank is selected too and the rows are put in order in Rust.
+        .expr_as(
+            Expr::col((top_tracks::Entity, top_tracks::Column::Rank)),
+            Alias::new("track_rank"),
+        );
+}
+
+/// Picks the artist among the resolved rows: a name match before an alias match, then
+/// the most followed, then the most Deezer fans, then the smallest id (a stable choice).
+fn pick_namesake(
+    rows: Vec<ArtistTrackRow>,
+    tracks_per_artist: usize,
+) -> Option<(NameMatch, ArtistWithTracks)> {
+    let mut candidates = group_by_artist(rows, tracks_per_artist);
+    candidates.sort_by(|(a_match, a), (b_match, b)| {
+        (a_match, Reverse(a.followers), Reverse(a.deezer_fans), &a.id).cmp(&(
+            b_match,
+            Reverse(b.followers),
+            Reverse(b.deezer_fans),
+            &b.id,
+        ))
+    });
+    candidates.into_iter().next().map(|(ordinal, artist)| {
+        let matched_by = if ordinal == 0 {
+            NameMatch::Name
+        } else {
+            NameMatch::Alias
+        };
+        (matched_by, artist)
+    })
+}
+
+/// Folds artist × track rows into artists (in first-seen order), each with its first
+/// `tracks_per_artist` named tracks. Rows of one artist need not be adjacent.
+fn group_by_artist(
+    rows: Vec<ArtistTrackRow>,
+    tracks_per_artist: usize,
+) -> Vec<(i64, ArtistWithTracks)> {
+    /// An artist being assembled: its ordinal, itself, and its (rank, track) pairs.
+    type Assembling = (i64, ArtistWithTracks, Vec<(i32, TrackSummary)>);
+    let mut artists: Vec<Assembling> = Vec::new();
+    for row in rows {
+        let index = match artists
+            .iter()
+            .position(|(ordinal, artist, _)| *ordinal == row.ordinal && artist.id == row.id)
+        {
+            Some(index) => index,
+            None => {
+                artists.push((
+                    row.ordinal,
+                    ArtistWithTracks {
+                        id: row.id.clone(),
+                        name: row.name.clone(),
+                        url: row.url.clone(),
+                        image_url: row.image_url.clone(),
+                        followers: row.followers,
+                        deezer_fans: row.deezer_fans,
+                        genres: parse_genres(row.genres.as_deref()),
+                        tracks: Vec::new(),
+                    },
+                    Vec::new(),
+                ));
+                artists.len() - 1
+            }
+        };
+        // A track without a name can be neither shown nor searched for.
+        if let Some(track_name) = row.track_name.filter(|n| !n.trim().is_empty()) {
+            artists[index].2.push((
+                row.track_rank.unwrap_or(i32::MAX),
+                TrackSummary {
+                    name: track_name,
+                    album_name: row.track_album,
+                    image_url: row.track_image,
+                },
+            ));
+        }
+    }
+    artists
+        .into_iter()
+        .map(|(ordinal, mut artist, mut tracks)| {
+            tracks.sort_by_key(|(rank, _)| *rank);
+            artist.tracks = tracks
+                .into_iter()
+                .take(tracks_per_artist)
+                .map(|(_, track)| track)
+                .collect();
+            (ordinal, artist)
+        })
+        .collect()
+}
+
+/// Genres are stored as a JSON array; anything else reads as "no genres known".
+fn parse_genres(raw: Option<&str>) -> Vec<String> {
+    raw.and_then(|json| serde_json::from_str::<Vec<String>>(json).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,154 @@
+//! `deploy/mysql/grants.sql` on MariaDB: a user with exactly those grants gets replies
+//! and records misses, and cannot write the catalog.
+
+use artistbot::config::DatabaseUrl;
+use artistbot::skill::{self, SkillService};
+use artistbot::store::{PoolOptions, Store};
+use axum::http::StatusCode;
+use sea_orm::{ConnectionTrait, Database};
+
+use super::fixtures::{ask, seed_catalog, skill_settings};
+use crate::support::migrated_store;
+
+const GRANTS: &str = include_str!("../../../deploy/mysql/grants.sql");
+
+/// The file's statements with its placeholders (and the user name) substituted.
+fn grant_statements(database: &str, user: &str, password: &str) -> Vec<String> {
+    let text: String = GRANTS
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.replace("@DATABASE@", database)
+        .replace("@SKILL_PASSWORD@", password)
+        .replace("'artistbot_skill'", &format!("'{user}'"))
+        .split(';')
+        .map(str::trim)
+        .filter(|statement| !statement.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Drops the test user when the test ends, also when it fails.
+struct DropUser {
+    server: String,
+    user: String,
+}
+
+impl Drop for DropUser {
+    fn drop(&mut self) {
+        let (server, user) = (self.server.clone(), self.user.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for cleanup");
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(server.as_str()).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP USER IF EXISTS '{user}'@'%'"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_skill_user_reads_and_records_misses_but_cannot_write_the_catalog() {
+    crate::support::init_logs();
+    let Some(db) = testkit::db::TestDb::mysql().await else {
+        return;
+    };
+    let store = migrated_store(&db).await;
+    seed_catalog(&store).await;
+    let (server, database) = db.mysql_parts().expect("a MySQL test database");
+    // Unique per test database, so parallel runs never share a user.
+    let user = format!("abskill_{}", &database[database.len().saturating_sub(20)..])
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(32)
+        .collect::<String>();
+    let password = format!("pw-{}", fastrand::u64(..));
+    let _cleanup = DropUser {
+        server: server.to_owned(),
+        user: user.clone(),
+    };
+    let admin = Database::connect(server).await.unwrap();
+    for statement in grant_statements(database, &user, &password) {
+        admin
+            .execute_unprepared(&statement)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    admin.close().await.unwrap();
+
+    let host = server
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@').map(|(_, host)| host).or(Some(rest)))
+        .unwrap();
+    let url = format!("mysql://{user}:{password}@{host}/{database}");
+    let skill_store = Store::connect(
+        &DatabaseUrl::new(url.clone()),
+        PoolOptions {
+            lazy: true,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let router = skill::router(SkillService::new(skill_store, skill_settings(&[])));
+
+    let hit = ask(&router, "IU").await;
+    let alias = ask(&router, "오마이걸").await;
+    let miss = ask(&router, "오마이갈").await;
+    ask(&router, "오마이갈").await;
+
+    assert_eq!(hit.status, StatusCode::OK);
+    assert_eq!(
+        hit.json["template"]["outputs"][0]["basicCard"]["title"],
+        "IU"
+    );
+    assert_eq!(
+        alias.json["template"]["outputs"][0]["basicCard"]["title"],
+        "OH MY GIRL"
+    );
+    assert!(
+        miss.json["template"]["outputs"][0]["simpleText"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("찾아보고 있어요"),
+        "{}",
+        miss.json
+    );
+    assert_eq!(
+        store.pending_requests_for_test().await.unwrap(),
+        [("오마이갈".to_owned(), 2)],
+        "the miss was recorded, and counted again, through the skill user"
+    );
+
+    let skill_user = Database::connect(url.as_str()).await.unwrap();
+    for write in [
+        "INSERT INTO artists (id, name, name_key, source, added_via, created_at) \
+         VALUES ('x', 'x', 'x', 'spotify', 'cli', '2026-01-01 00:00:00')",
+        "UPDATE artists SET name = 'hacked'",
+        "DELETE FROM top_tracks",
+        "INSERT INTO artist_aliases (alias_key, artist_id, alias, source, created_at) \
+         VALUES ('x', 'x', 'x', 'cli', '2026-01-01 00:00:00')",
+        "DELETE FROM artist_requests",
+        "SELECT COUNT(*) FROM sync_runs",
+    ] {
+        let error = skill_user
+            .execute_unprepared(write)
+            .await
+            .expect_err(write)
+            .to_string();
+        assert!(
+            error.contains("denied"),
+            "{write}: expected a permission error, got {error}"
+        );
+    }
+    skill_user.close().await.unwrap();
+}
