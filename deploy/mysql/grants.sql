@@ -1,4 +1,4 @@
--- Database users of artistbot on MySQL / MariaDB, each with only what it needs.
+-- The skill endpoint's database user on MySQL / MariaDB, with only what it needs.
 --
 -- Placeholders, replaced before running (the tests substitute them the same way):
 --   @DATABASE@        the catalog database, e.g. artistbot
@@ -23,6 +23,5 @@ GRANT INSERT, UPDATE ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'%';
 -- columns such an update names; nothing else of the table is readable.
 GRANT SELECT (`times_asked`, `last_asked_at`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'%';
 
--- ===== artistbot_sync: the sync engine and daemon ======================================
--- TODO(sync): its grants go here (reads and writes on the catalog tables, sync_runs,
--- provider_state, deezer_artists and artist_requests).
+-- ===== artistbot_sync: the sync engine, the daemon and the import ====================
+-- Its grants are in sync-grants.sql (rows of artistbot's own tables, no DDL).
