@@ -34,11 +34,11 @@ use chrono::NaiveDateTime;
 use entity::{artists, related_artists, top_tracks};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 
 use super::artists::{NAME_LEN, fit, fit_url, genres_json};
+use super::refresh::{upsert_related, upsert_top_tracks};
 use super::{IN_CHUNK, Store, StoreError};
 use crate::catalog::{AddedVia, ArtistProfile, Source, TopTrack};
 use crate::names::name_key;
@@ -623,18 +623,7 @@ impl Store {
                 .await
                 .map_err(StoreError::query("removing replaced related artists"))?;
         }
-        for chunk in chunks_of(rows, IMPORT_BATCH_ROWS) {
-            use related_artists::Column as C;
-            related_artists::Entity::insert_many(chunk)
-                .on_conflict(
-                    OnConflict::columns([C::ArtistId, C::RelatedId])
-                        .update_columns([C::RankRel, C::Source, C::FetchedAt])
-                        .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await
-                .map_err(StoreError::query("writing imported related artists"))?;
-        }
+        upsert_related(&txn, rows).await?;
         txn.commit()
             .await
             .map_err(StoreError::query("committing imported related artists"))?;
@@ -659,47 +648,6 @@ impl Store {
             .into_iter()
             .collect())
     }
-}
-
-async fn upsert_top_tracks<C: ConnectionTrait>(
-    conn: &C,
-    rows: Vec<top_tracks::ActiveModel>,
-) -> Result<(), StoreError> {
-    use top_tracks::Column as C;
-    for chunk in chunks_of(rows, IMPORT_BATCH_ROWS) {
-        top_tracks::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([C::ArtistId, C::Id])
-                    .update_columns([
-                        C::Rank,
-                        C::Name,
-                        C::Popularity,
-                        C::AlbumName,
-                        C::ImageUrl,
-                        C::Isrc,
-                        C::Url,
-                        C::DeezerRank,
-                        C::DurationMs,
-                        C::Source,
-                        C::FetchedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await
-            .map_err(StoreError::query("writing imported top tracks"))?;
-    }
-    Ok(())
-}
-
-/// Splits `rows` into owned chunks of at most `size` (multi-row statements take owned rows).
-fn chunks_of<T>(rows: Vec<T>, size: usize) -> Vec<Vec<T>> {
-    let mut chunks = Vec::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        chunks.push(rows.by_ref().take(size).collect());
-    }
-    chunks
 }
 
 #[cfg(test)]
@@ -735,12 +683,5 @@ mod tests {
         assert!(!stored_is_newer(None, "import", Some(at(10)), at(10)));
         assert!(stored_is_newer(None, "import", Some(at(11)), at(10)));
         assert!(!stored_is_newer(None, "import", None, at(10)));
-    }
-
-    #[test]
-    fn chunks_keep_every_row_in_order() {
-        let chunks = chunks_of((0..7).collect(), 3);
-        assert_eq!(chunks, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
-        assert!(chunks_of(Vec::<u8>::new(), 3).is_empty());
     }
 }

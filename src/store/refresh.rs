@@ -207,28 +207,7 @@ async fn replace_top_tracks<C: ConnectionTrait>(
         .await
         .map_err(StoreError::query("removing old top tracks"))?;
     let count = rows.len() as u64;
-    use top_tracks::Column as C;
-    top_tracks::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([C::ArtistId, C::Id])
-                .update_columns([
-                    C::Rank,
-                    C::Name,
-                    C::Popularity,
-                    C::AlbumName,
-                    C::ImageUrl,
-                    C::Isrc,
-                    C::Url,
-                    C::DeezerRank,
-                    C::DurationMs,
-                    C::Source,
-                    C::FetchedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await
-        .map_err(StoreError::query("writing top tracks"))?;
+    upsert_top_tracks(conn, rows).await?;
     Ok(count)
 }
 
@@ -264,17 +243,76 @@ async fn replace_related<C: ConnectionTrait>(
         return Ok(0);
     }
     let count = rows.len() as u64;
-    use related_artists::Column as C;
-    related_artists::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([C::ArtistId, C::RelatedId])
-                .update_columns([C::RankRel, C::Source, C::FetchedAt])
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await
-        .map_err(StoreError::query("writing related artists"))?;
+    upsert_related(conn, rows).await?;
     Ok(count)
+}
+
+/// Rows per multi-row upsert: large enough to make round trips rare, small enough to stay
+/// far below both backends' statement and parameter limits.
+pub(crate) const UPSERT_CHUNK_ROWS: usize = 400;
+
+/// Upserts top-track rows keyed by (artist, track), a few hundred per statement. Shared by
+/// the sync's per-artist replacement and the import.
+pub(crate) async fn upsert_top_tracks<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<top_tracks::ActiveModel>,
+) -> Result<(), StoreError> {
+    use top_tracks::Column as C;
+    for chunk in chunks_of(rows, UPSERT_CHUNK_ROWS) {
+        top_tracks::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([C::ArtistId, C::Id])
+                    .update_columns([
+                        C::Rank,
+                        C::Name,
+                        C::Popularity,
+                        C::AlbumName,
+                        C::ImageUrl,
+                        C::Isrc,
+                        C::Url,
+                        C::DeezerRank,
+                        C::DurationMs,
+                        C::Source,
+                        C::FetchedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await
+            .map_err(StoreError::query("writing top tracks"))?;
+    }
+    Ok(())
+}
+
+/// Upserts related-artist rows keyed by (artist, related artist), a few hundred per
+/// statement. Shared by the sync's per-artist replacement and the import.
+pub(crate) async fn upsert_related<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<related_artists::ActiveModel>,
+) -> Result<(), StoreError> {
+    use related_artists::Column as C;
+    for chunk in chunks_of(rows, UPSERT_CHUNK_ROWS) {
+        related_artists::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([C::ArtistId, C::RelatedId])
+                    .update_columns([C::RankRel, C::Source, C::FetchedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await
+            .map_err(StoreError::query("writing related artists"))?;
+    }
+    Ok(())
+}
+
+/// Splits `rows` into owned chunks of at most `size` (multi-row statements take owned rows).
+pub(crate) fn chunks_of<T>(rows: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut chunks = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        chunks.push(rows.by_ref().take(size).collect());
+    }
+    chunks
 }
 
 async fn upsert_deezer_entries<C: ConnectionTrait>(
@@ -322,4 +360,16 @@ async fn upsert_deezer_entries<C: ConnectionTrait>(
         .await
         .map_err(StoreError::query("caching Deezer artists"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_keep_every_row_in_order() {
+        let chunks = chunks_of((0..7).collect(), 3);
+        assert_eq!(chunks, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+        assert!(chunks_of(Vec::<u8>::new(), 3).is_empty());
+    }
 }
