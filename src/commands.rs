@@ -220,7 +220,11 @@ fn alias_note(alias: &Option<String>) -> String {
 /// then requests in flight finish.
 pub async fn serve(settings: Arc<Settings>) -> Result<i32> {
     let store = crate::skill::connect_store(&settings).await?;
-    let service = crate::skill::SkillService::new(store, settings.skill.clone());
+    let service = crate::skill::SkillService::with_miss_recording(
+        store,
+        settings.skill.clone(),
+        crate::skill::MissRecording::AfterReplying,
+    );
     let address = settings.skill.bind_addr;
     let listener = tokio::net::TcpListener::bind(address)
         .await

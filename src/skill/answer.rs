@@ -76,11 +76,34 @@ struct Inner {
     settings: SkillSettings,
     suggester: Arc<Suggester>,
     reply_options: ReplyOptions,
+    misses: MissRecording,
+}
+
+/// Whether a reply waits for its missed name to be recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissRecording {
+    /// The write commits before the reply goes out. For AWS Lambda, which may freeze the
+    /// process as soon as the reply is sent.
+    BeforeReplying,
+    /// The reply goes out at once and the write commits on its own task. For the
+    /// long-lived `serve` process: a commit waits for the disk (an fsync on InnoDB),
+    /// which would otherwise be the slowest part of a miss, and holds a pooled connection
+    /// other replies are waiting for.
+    AfterReplying,
 }
 
 impl SkillService {
     /// The service over `store` (see [`super::connect_store`] for a suitable pool).
     pub fn new(store: Store, settings: SkillSettings) -> SkillService {
+        Self::with_miss_recording(store, settings, MissRecording::BeforeReplying)
+    }
+
+    /// As [`SkillService::new`], choosing when missed names are written.
+    pub fn with_miss_recording(
+        store: Store,
+        settings: SkillSettings,
+        misses: MissRecording,
+    ) -> SkillService {
         let reply_options = match &settings.fallback_image_url {
             Some(url) => ReplyOptions {
                 fallback_image_url: url.clone(),
@@ -93,6 +116,7 @@ impl SkillService {
                 store,
                 settings,
                 reply_options,
+                misses,
             }),
         }
     }
@@ -184,20 +208,12 @@ impl SkillService {
             if !self.inner.settings.record_misses {
                 return false;
             }
-            match timeout_at(
-                deadline,
-                self.inner.store.record_request(query, store::now()),
-            )
-            .await
-            {
-                Ok(Ok(recorded)) => recorded,
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "could not record a missed name");
-                    false
-                }
-                Err(_) => {
-                    tracing::warn!("recording a missed name took too long");
-                    false
+            let write = record_miss(self.inner.store.clone(), query.to_owned(), deadline);
+            match self.inner.misses {
+                MissRecording::BeforeReplying => write.await,
+                MissRecording::AfterReplying => {
+                    tokio::spawn(write);
+                    true
                 }
             }
         };
@@ -209,6 +225,22 @@ impl SkillService {
                 recorded,
             },
         )
+    }
+}
+
+/// Records a missed name within the reply's time budget; `false` (logged) when it could
+/// not be written.
+async fn record_miss(store: Store, query: String, deadline: Instant) -> bool {
+    match timeout_at(deadline, store.record_request(&query, store::now())).await {
+        Ok(Ok(recorded)) => recorded,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "could not record a missed name");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("recording a missed name took too long");
+            false
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-pub use answer::{Outcome, SkillService};
+pub use answer::{MissRecording, Outcome, SkillService};
 pub use http::{MAX_BODY_BYTES, router};
 
 use crate::config::Settings;

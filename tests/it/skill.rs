@@ -192,6 +192,33 @@ db_test!(
 );
 
 db_test!(
+    async fn serve_records_a_miss_after_replying(db: TestDb) {
+        let store = seeded(&db).await;
+        let service = SkillService::with_miss_recording(
+            store.clone(),
+            skill_settings(&[]),
+            skill::MissRecording::AfterReplying,
+        );
+        let router = skill::router(service);
+
+        let answer = ask(&router, "Radiohead").await;
+
+        assert!(first_text(&answer.json).contains("찾아보고 있어요"));
+        // The write commits on its own task, just after the reply.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let requests = store.pending_requests_for_test().await.unwrap();
+            if !requests.is_empty() {
+                assert_eq!(requests, [("Radiohead".to_owned(), 1)]);
+                break;
+            }
+            assert!(Instant::now() < deadline, "the miss was never recorded");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+);
+
+db_test!(
     async fn misses_are_not_recorded_when_switched_off(db: TestDb) {
         let store = seeded(&db).await;
         let router = router_with(&store, &[("SKILL_RECORD_MISSES", "false")]);
