@@ -133,6 +133,7 @@ pub async fn add(
         bail!("adding artists needs Spotify: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET");
     }
     let outcomes = add_artists(&store, &spotify, &refs, AddedVia::Cli).await?;
+    engine.save_spotify_state(&spotify).await;
     // The calls made while resolving count against today's budget like any run's.
     let spent = spotify.api_calls().requests;
     let mut added = Vec::new();

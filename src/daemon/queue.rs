@@ -221,6 +221,8 @@ async fn onboard(
             }
         }
     }
+    // A quota block met while resolving names must stop the next poll too.
+    runner.engine().save_spotify_state(&spotify).await;
     let calls = spotify.api_calls();
     runner.metrics().count_calls("spotify", &calls);
     record_search_calls(runner, &outcome, calls.requests).await;

@@ -67,6 +67,9 @@ pub enum CallError<E> {
     BudgetExhausted,
     #[error("provider is down for this run")]
     ProviderDown,
+    /// The provider's client stopped all calls (a quota block, refused credentials).
+    #[error("calls to this provider were stopped")]
+    Halted,
 }
 
 /// A number of calls that may still be made. Shared by every clone of a client.
@@ -209,6 +212,9 @@ pub struct Upstream {
     stats: CallStats,
     failures_in_a_row: AtomicU32,
     down: AtomicBool,
+    halted: AtomicBool,
+    /// A `Retry-After` one caller received holds back every caller until it has passed.
+    paused_until: Mutex<Option<Instant>>,
 }
 
 impl Upstream {
@@ -228,6 +234,36 @@ impl Upstream {
             stats: CallStats::default(),
             failures_in_a_row: AtomicU32::new(0),
             down: AtomicBool::new(false),
+            halted: AtomicBool::new(false),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// Stops every call from now on, including ones already waiting for the limiter, a
+    /// pause or a retry: they end with [`CallError::Halted`] instead of being sent.
+    pub fn halt(&self) {
+        self.halted.store(true, Ordering::SeqCst);
+    }
+
+    fn is_halted(&self) -> bool {
+        self.halted.load(Ordering::SeqCst)
+    }
+
+    /// Holds every caller back for `wait` (the longest pause asked for wins).
+    fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self.paused_until.lock().expect("pause lock poisoned");
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
+        }
+    }
+
+    async fn wait_out_pause(&self) {
+        let until = *self.paused_until.lock().expect("pause lock poisoned");
+        if let Some(until) = until
+            && until > Instant::now()
+        {
+            tokio::time::sleep_until(until).await;
         }
     }
 
@@ -264,13 +300,19 @@ impl Upstream {
             if self.is_down() {
                 return Err(CallError::ProviderDown);
             }
+            self.wait_out_pause().await;
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire().await;
+            }
+            // Checked after every wait, right before sending: a block another caller
+            // learned of meanwhile stops this call too.
+            if self.is_halted() {
+                return Err(CallError::Halted);
+            }
             if let Some(budget) = &self.budget
                 && !budget.try_spend()
             {
                 return Err(CallError::BudgetExhausted);
-            }
-            if let Some(limiter) = &self.limiter {
-                limiter.acquire().await;
             }
             if attempt > 1 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -295,7 +337,10 @@ impl Upstream {
                                 Some(after) if after > self.policy.max_retry_after => {
                                     return Err(CallError::RetryAfterTooLong(after));
                                 }
-                                Some(after) => after,
+                                Some(after) => {
+                                    self.pause_for(after);
+                                    after
+                                }
                                 None => self.backoff(attempt),
                             }
                         }

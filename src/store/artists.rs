@@ -371,7 +371,8 @@ pub(crate) async fn insert_new_artists<C: ConnectionTrait>(
                 fetched_at: Set(Some(now)),
                 deezer_id: Set(deezer_id),
                 deezer_fans: Set(a.deezer_fans),
-                deezer_mapping: Set(deezer_id.map(|_| DeezerMapping::Name.as_str().to_owned())),
+                // New artists arrive with a Deezer id only when a recording proved it.
+                deezer_mapping: Set(deezer_id.map(|_| DeezerMapping::Isrc.as_str().to_owned())),
                 deezer_checked_at: Set(deezer_id.map(|_| now)),
                 // An imported profile is old news: due at once, like the tracks.
                 profile_refreshed_at: Set((a.source != Source::Import).then_some(now)),

@@ -107,20 +107,21 @@ impl ImportWrites {
     }
 }
 
-/// Whether stored data is at least as new as data fetched at `imported_at`: a sync refresh
-/// at or after that time, a row fetched later, or a provider's row fetched at the same
-/// second. An imported row of the same time is not newer: it is what a re-import compares
-/// with.
+/// Whether stored data must be kept rather than replaced by data imported as fetched at
+/// `imported_at`. Anything the sync engine stored (a row from a provider, or an artist
+/// part it refreshed) is live data and always wins: an export's items carry no fetch
+/// time, and the file date that stands in for it says when the export was taken, not how
+/// old its data is (a scan taken today of years-old rows would otherwise look newer).
+/// Between imports, the later one wins; an import of the same time is not newer: it is
+/// what a re-import compares with.
 fn stored_is_newer(
     refreshed_at: Option<NaiveDateTime>,
     source: &str,
     fetched_at: Option<NaiveDateTime>,
     imported_at: NaiveDateTime,
 ) -> bool {
-    refreshed_at.is_some_and(|at| at >= imported_at)
-        || fetched_at.is_some_and(|at| {
-            at > imported_at || (at == imported_at && source != Source::Import.as_str())
-        })
+    let stored_by_the_sync = refreshed_at.is_some() || source != Source::Import.as_str();
+    stored_by_the_sync || fetched_at.is_some_and(|at| at > imported_at)
 }
 
 /// The profile columns an import writes, as they would be stored.
@@ -662,7 +663,7 @@ mod tests {
     }
 
     #[test]
-    fn a_sync_refresh_at_or_after_the_export_is_newer() {
+    fn whatever_the_sync_stored_is_newer_than_any_import() {
         assert!(stored_is_newer(
             Some(at(10)),
             "spotify",
@@ -670,12 +671,9 @@ mod tests {
             at(10)
         ));
         assert!(stored_is_newer(Some(at(11)), "import", Some(at(1)), at(10)));
-        assert!(!stored_is_newer(
-            Some(at(9)),
-            "spotify",
-            Some(at(9)),
-            at(10)
-        ));
+        // Even when the export's file is dated after the sync's fetch.
+        assert!(stored_is_newer(Some(at(9)), "spotify", Some(at(9)), at(10)));
+        assert!(stored_is_newer(None, "deezer", Some(at(1)), at(10)));
     }
 
     #[test]

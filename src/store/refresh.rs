@@ -57,7 +57,7 @@ impl Store {
                     // picked this one as the deadlock victim, or SQLite stayed busy).
                     // Nothing was written; try again after a short, jittered pause.
                     tracing::debug!(attempt, %error, "retrying an artist's write after a lock conflict");
-                    let pause = 20 * attempt + fastrand::u64(0..30);
+                    let pause = 40 * attempt + fastrand::u64(0..40);
                     tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                     attempt += 1;
                 }
@@ -130,7 +130,7 @@ impl Store {
 }
 
 /// Attempts at one artist's transaction when it loses a lock conflict.
-const WRITE_ATTEMPTS: u64 = 4;
+const WRITE_ATTEMPTS: u64 = 6;
 
 /// MySQL: READ COMMITTED, so the delete-then-upsert of an artist's rows takes no gap
 /// locks that block other artists' inserts. SQLite: `BEGIN IMMEDIATE`, so the write lock

@@ -10,7 +10,7 @@ use crate::catalog::{
     AddedVia, ArtistRefresh, ArtistState, DeezerArtistEntry, DeezerMapping, NewArtist,
     ProfileUpdate, RelatedUpdate, Source, WriteCounts,
 };
-use crate::providers::deezer::DeezerArtist;
+use crate::providers::deezer::{DeezerArtist, DeezerError};
 use crate::providers::spotify::{SpotifyError, SpotifyFeature};
 
 use super::identity::{self, Resolution};
@@ -198,6 +198,7 @@ impl ArtistWork<'_, '_> {
                 let tracks = tracks.into_iter().map(|t| t.track).take(kept).collect();
                 self.refresh.tracks = Some((Source::Deezer, tracks));
             }
+            Err(DeezerError::NotFound) => self.deezer_id_not_found(deezer_id).await,
             Err(error) => self.fail(&error.into()),
         }
     }
@@ -225,7 +226,42 @@ impl ArtistWork<'_, '_> {
                     self.fail(&error);
                 }
             }
+            Err(DeezerError::NotFound) => self.deezer_id_not_found(deezer_id).await,
             Err(error) => self.fail(&error.into()),
+        }
+    }
+
+    /// Deezer said "no data" (code 800) for the artist's matched id. If the artist itself
+    /// is gone from Deezer, the match is dropped (stored rows stay; a new match is sought
+    /// after `DEEZER_REMAP_AFTER`) instead of failing every run from now on; otherwise the
+    /// answer is treated as this run's failure.
+    async fn deezer_id_not_found(&mut self, deezer_id: i64) {
+        match self.ctx.deezer.artist(deezer_id).await {
+            Err(DeezerError::NotFound) => {
+                tracing::warn!(
+                    deezer_id,
+                    "the matched Deezer artist is gone; match dropped"
+                );
+                let unmatched = self
+                    .ctx
+                    .store()
+                    .save_deezer_mapping(
+                        &self.task.artist.id,
+                        DeezerMapping::Unmapped,
+                        None,
+                        None,
+                        self.ctx.now,
+                    )
+                    .await;
+                match unmatched {
+                    Ok(()) => {
+                        self.deezer_id = None;
+                        self.outcome.unmapped = true;
+                    }
+                    Err(error) => self.fail(&error.into()),
+                }
+            }
+            _ => self.fail(&FetchError::Deezer(DeezerError::NotFound)),
         }
     }
 
@@ -312,14 +348,21 @@ impl ArtistWork<'_, '_> {
                 }
             }
             let attempts = previous.map_or(0, |p| p.attempts) + 1;
-            match identity::match_on_spotify(&ctx.spotify, &ctx.deezer, ctx.store(), &candidate)
-                .await?
+            let confirm_below_fans = ctx.settings().sync.confirm_below_fans;
+            match identity::match_on_spotify(
+                &ctx.spotify,
+                &ctx.deezer,
+                ctx.store(),
+                &candidate,
+                confirm_below_fans,
+            )
+            .await?
             {
                 Resolution::Mapped(profile, how) => {
                     let spotify_id = profile.id.clone();
                     self.cache_deezer_artist(&candidate, Some(spotify_id.clone()), how, attempts);
                     if self
-                        .link_new_related(profile, &candidate, &mut in_catalog_by_spotify_id)
+                        .link_new_related(profile, &candidate, how, &mut in_catalog_by_spotify_id)
                         .await?
                     {
                         related_ids.push(spotify_id);
@@ -365,6 +408,7 @@ impl ArtistWork<'_, '_> {
         &mut self,
         profile: crate::catalog::ArtistProfile,
         deezer_artist: &DeezerArtist,
+        evidence: DeezerMapping,
         checked: &mut HashMap<String, bool>,
     ) -> Result<bool, FetchError> {
         if profile.id == self.task.artist.id {
@@ -378,11 +422,15 @@ impl ArtistWork<'_, '_> {
         }
         // Linked from now on, even by later candidates of this artist.
         checked.insert(profile.id.clone(), true);
+        // Finding the Spotify artist by name is enough to link it as related, but its
+        // Deezer data comes only with a recording as proof; otherwise its own Deezer match
+        // (with every doubt rule) runs at its first refresh.
+        let confirmed = evidence == DeezerMapping::Isrc;
         self.refresh.new_artists.push(NewArtist {
             profile,
             source: Source::Spotify,
-            deezer_id: Some(deezer_artist.id),
-            deezer_fans: deezer_artist.fans,
+            deezer_id: confirmed.then_some(deezer_artist.id),
+            deezer_fans: if confirmed { deezer_artist.fans } else { None },
             added_via: AddedVia::Related,
         });
         Ok(true)

@@ -147,6 +147,7 @@ pub async fn match_on_spotify(
     deezer: &DeezerClient,
     store: &Store,
     deezer_artist: &DeezerArtist,
+    confirm_below_fans: i64,
 ) -> Result<Resolution<ArtistProfile>, FetchError> {
     if let Some(reason) = spotify.unusable() {
         return Ok(Resolution::Deferred(reason.to_string()));
@@ -166,7 +167,10 @@ pub async fn match_on_spotify(
     if exact.is_empty() {
         return Ok(Resolution::NotMapped(DeezerMapping::Unmapped));
     }
-    if exact.len() == 1 {
+    // A small or album-less Deezer artist may be a namesake of the one Spotify found.
+    let weak =
+        deezer_artist.albums == Some(0) || deezer_artist.fans.unwrap_or(0) < confirm_below_fans;
+    if exact.len() == 1 && !weak {
         // Doubtful when the catalog already matched that Spotify artist to another
         // Deezer artist: then this one is a namesake.
         let held_by = store.artist(&exact[0].id).await?.and_then(|a| a.deezer_id);

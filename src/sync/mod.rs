@@ -191,6 +191,13 @@ impl SyncEngine {
         Ok((spotify, deezer))
     }
 
+    /// Saves what a client used outside a run (`add`, the request queue) learned: a quota
+    /// block or a refused endpoint must hold for the next caller too.
+    pub async fn save_spotify_state(&self, spotify: &SpotifyClient) {
+        let loaded = self.load_spotify_access(store::now()).await.ok();
+        save_spotify_access(&self.store, spotify.access(), &Mutex::new(loaded)).await;
+    }
+
     /// Refreshes what is due (or `options.only`), until done, stopped by `shutdown`, or
     /// out of provider allowance. Records the run in `sync_runs` whatever happens.
     pub async fn run(
@@ -245,6 +252,9 @@ impl SyncEngine {
         progress: &dyn Progress,
     ) -> Result<RunReport, StoreError> {
         let (spotify, deezer) = self.clients(now).await?;
+        // What was loaded is what is stored: only a change is written back, so a refused
+        // endpoint keeps its `checked_at` and is asked again once the recheck age passes.
+        let loaded_access = spotify.access();
         let states = self.store.artist_states().await?;
         probe_unknown_endpoints(&spotify, &states).await;
         let capabilities = plan::Capabilities {
@@ -297,7 +307,7 @@ impl SyncEngine {
             homonyms,
             new_artist_slots: AtomicI64::new(slots as i64),
             tally: Mutex::new(Tally::default()),
-            persisted_access: Arc::new(Mutex::new(None)),
+            persisted_access: Arc::new(Mutex::new(Some(loaded_access))),
             run_id,
         };
         ctx.tally().counts.artists_due = plan.tasks.len() as u64;
@@ -625,6 +635,7 @@ struct Tally {
     errors_total: u64,
     stop_reasons: BTreeSet<String>,
     left_due: u64,
+    configuration_error: Option<String>,
 }
 
 /// Errors kept verbatim in the run summary; the rest are only counted.
@@ -664,6 +675,13 @@ impl RunContext<'_> {
     /// Logs an error once and keeps it for the run summary.
     pub(crate) fn note_error(&self, error: &FetchError, artist: &str) {
         let mut tally = self.tally();
+        if matches!(
+            error,
+            FetchError::Spotify(SpotifyError::BadCredentials(_) | SpotifyError::Forbidden(_))
+        ) && tally.configuration_error.is_none()
+        {
+            tally.configuration_error = Some(error.to_string());
+        }
         if error.is_stop() {
             tally.stop_reasons.insert(error.to_string());
             return;
@@ -747,6 +765,7 @@ impl RunContext<'_> {
             counts,
             left_due: tally.left_due,
             stop_reason,
+            configuration_error: tally.configuration_error,
             errors: tally.errors,
             errors_total: tally.errors_total,
             spotify_calls,

@@ -14,6 +14,9 @@ pub struct RunReport {
     /// Artists with due work left for a later run (quota, budget, provider down).
     pub left_due: u64,
     pub stop_reason: Option<String>,
+    /// A problem no later run gets past by itself (Spotify refused the app's credentials
+    /// or the app): the run did what it could without Spotify, but it is a failure.
+    pub configuration_error: Option<String>,
     /// The first errors, verbatim.
     pub errors: Vec<String>,
     pub errors_total: u64,
@@ -26,8 +29,12 @@ pub struct RunReport {
 
 impl RunReport {
     /// 0: everything due was refreshed; 2: stopped early for a reason the next run gets
-    /// past (quota, budget, a provider down, a signal); 1 is for runs that could not run.
+    /// past (quota, budget, a provider down, a signal); 1 for runs that could not run or
+    /// met a configuration problem.
     pub fn exit_code(&self) -> i32 {
+        if self.configuration_error.is_some() {
+            return 1;
+        }
         match self.status {
             RunStatus::Completed => 0,
             RunStatus::Partial | RunStatus::Interrupted | RunStatus::Running => 2,

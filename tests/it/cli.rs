@@ -246,3 +246,21 @@ db_test!(
         assert_eq!(run.counts.artists_refreshed as usize, done, "honest counts");
     }
 );
+
+db_test!(
+    async fn a_quota_block_met_by_add_holds_for_the_next_command(db: TestDb) {
+        let (world, _) = world();
+        let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
+        h.fake.quota_after(0, 48_925);
+
+        let add = artistbot(&h, &["add", "IVE"], &[]);
+        assert_eq!(add.status.code(), Some(1), "{}", text(&add));
+
+        h.fake.lift_quota();
+        h.fake.clear_calls();
+        let again = artistbot(&h, &["add", "NMIXX"], &[]);
+        assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+        assert!(text(&again).contains("blocked"), "{}", text(&again));
+        assert_eq!(h.fake.spotify_api_calls(), 0, "the block was remembered");
+    }
+);

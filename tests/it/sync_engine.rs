@@ -58,9 +58,8 @@ db_test!(
             "related artists join the catalog"
         );
         assert_eq!(
-            lsf_row.deezer_id,
-            Some(102),
-            "mapped while matching the related list"
+            lsf_row.deezer_id, None,
+            "found on Spotify by name: linked as related, its Deezer match waits for its own refresh"
         );
         assert_eq!(report.counts.artists_added, 2);
 
@@ -79,6 +78,11 @@ db_test!(
             related_calls
         );
         assert_eq!(h.tracks(&lsf).await.len(), 6);
+        assert_eq!(
+            h.artist(&lsf).await.deezer_id,
+            Some(102),
+            "matched on its own refresh"
+        );
         assert_eq!(h.related(&nmixx).await, vec![ive.clone()]);
     }
 );
@@ -115,7 +119,8 @@ db_test!(
     async fn an_expired_token_is_renewed_once_and_the_run_carries_on(db: TestDb) {
         let (world, [ive, lsf, nmixx]) = kpop_world();
         let h = SyncHarness::new(db, world, SpotifyMode::Extended).await;
-        h.fake.expire_tokens_after_calls(2);
+        // Far shorter-lived than Spotify's hour, so the run meets several expiries.
+        h.fake.expire_tokens_after_calls(4);
         h.seed(&[&ive, &lsf, &nmixx]).await;
 
         let report = h.sync().await;
@@ -650,10 +655,12 @@ db_test!(
         let report = h.sync().await;
 
         assert_eq!(report.status, RunStatus::Completed, "{report:?}");
-        // One profile lookup each, plus a probe of the refused endpoints; related
-        // artists are catalog artists matched on Deezer first, so no searches.
+        // One profile lookup each, plus the probes of the refused endpoints (batch, top
+        // tracks, related artists and the lookup that tells a retired endpoint from an
+        // unknown artist); related artists are catalog artists matched on Deezer first,
+        // so no searches.
         let spotify = h.fake.spotify_api_calls();
-        assert!(spotify <= 40 + 3, "{spotify} Spotify calls for 40 artists");
+        assert!(spotify <= 40 + 4, "{spotify} Spotify calls for 40 artists");
         assert_eq!(h.fake.count(Provider::SpotifyApi, "/search"), 0);
         assert_eq!(
             h.fake.deezer_calls(),
@@ -663,5 +670,170 @@ db_test!(
         for id in &ids {
             assert_eq!(h.related(id).await.len(), 10);
         }
+    }
+);
+
+db_test!(
+    async fn a_quota_block_stops_calls_already_waiting_in_other_workers(db: TestDb) {
+        let mut world = World::new();
+        let ids: Vec<String> = (0..12)
+            .map(|i| world.add_artist(70 + i, &format!("Crowd {i}"), Some(1200 + i as i64), 2))
+            .collect();
+        let h = SyncHarness::with_env(
+            db,
+            world,
+            SpotifyMode::Development,
+            &[("SYNC_CONCURRENCY", "4")],
+        )
+        .await;
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        h.seed(&refs).await;
+        h.fake.set_latency(std::time::Duration::from_millis(40));
+        h.fake.quota_after(6, 48_925);
+
+        let report = h.sync().await;
+
+        assert_eq!(report.exit_code(), 2, "{report:?}");
+        let calls = h.fake.calls();
+        let first_quota = calls
+            .iter()
+            .position(|c| c.provider == Provider::SpotifyApi && c.status == 429)
+            .expect("the quota answer came");
+        let after = calls[first_quota + 1..]
+            .iter()
+            .filter(|c| c.provider == Provider::SpotifyApi)
+            .count();
+        // Only calls already on the wire when the block was learned may still arrive.
+        assert!(after <= 3, "{after} Spotify calls answered after the block");
+    }
+);
+
+db_test!(
+    async fn refused_credentials_stop_spotify_at_once_and_fail_the_run(db: TestDb) {
+        let (world, [ive, lsf, nmixx]) = kpop_world();
+        let h = SyncHarness::with_env(
+            db,
+            world,
+            SpotifyMode::Development,
+            &[("SPOTIFY_CLIENT_SECRET", "not-the-secret")],
+        )
+        .await;
+        h.seed(&[&ive, &lsf, &nmixx]).await;
+
+        let report = h.sync().await;
+
+        assert_eq!(report.exit_code(), 1, "a configuration problem: {report:?}");
+        assert!(
+            report
+                .configuration_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("credentials")
+        );
+        assert_eq!(
+            h.fake.count(Provider::SpotifyToken, ""),
+            1,
+            "asked once, not per artist"
+        );
+        assert_eq!(h.fake.spotify_api_calls(), 0);
+        // Deezer work went on.
+        assert_eq!(h.tracks(&ive).await.len(), 10);
+    }
+);
+
+db_test!(
+    async fn a_premium_refusal_stops_spotify_instead_of_costing_a_call_per_artist(db: TestDb) {
+        let mut world = World::new();
+        let ids: Vec<String> = (0..20)
+            .map(|i| world.add_artist(80 + i, &format!("Quiet {i}"), Some(1300 + i as i64), 2))
+            .collect();
+        let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        h.seed(&refs).await;
+        // "Active premium subscription required for the owner of the app."
+        h.fake
+            .inject(Provider::SpotifyApi, "/v1/", Fault::Status(403), 1000);
+
+        let report = h.sync().await;
+
+        assert_eq!(report.exit_code(), 1, "{report:?}");
+        // The endpoint probes, then at most one profile lookup per worker in flight (4)
+        // before the refusal stops the rest: not one per artist (20).
+        assert!(
+            h.fake.spotify_api_calls() <= 3 + 4,
+            "{} calls",
+            h.fake.spotify_api_calls()
+        );
+        for id in &ids {
+            assert_eq!(h.tracks(id).await.len(), 2, "Deezer data still came");
+        }
+    }
+);
+
+db_test!(
+    async fn an_artist_spotify_no_longer_knows_does_not_retire_its_endpoints(db: TestDb) {
+        let (world, [ive, lsf, nmixx]) = kpop_world();
+        let h = SyncHarness::new(db, world, SpotifyMode::Extended).await;
+        // An id Spotify answers 404 for, sorted first so the endpoint probe meets it.
+        let gone = "0000000000000000000000".to_owned();
+        let store = &h.store;
+        let mut seed = vec![artistbot::catalog::NewArtist {
+            profile: artistbot::catalog::ArtistProfile {
+                id: gone.clone(),
+                name: "Disbanded".into(),
+                followers: None,
+                popularity: None,
+                url: None,
+                image_url: None,
+                genres: Vec::new(),
+            },
+            source: Source::Import,
+            deezer_id: None,
+            deezer_fans: None,
+            added_via: artistbot::catalog::AddedVia::Import,
+        }];
+        seed.truncate(1);
+        store
+            .add_artists(&seed, artistbot::store::now())
+            .await
+            .unwrap();
+        h.seed(&[&ive, &lsf, &nmixx]).await;
+
+        let report = h.sync().await;
+
+        let states = h.store.provider_states().await.unwrap();
+        assert!(
+            states.iter().all(|s| s.available != Some(false)),
+            "no endpoint marked refused: {states:?}"
+        );
+        for id in [&ive, &lsf, &nmixx] {
+            assert_eq!(h.tracks(id).await[0].source, Some(Source::Spotify));
+        }
+        assert!(
+            report.counts.artists_failed >= 1,
+            "the vanished artist failed: {report:?}"
+        );
+    }
+);
+
+db_test!(
+    async fn a_deezer_artist_that_vanished_loses_its_match_not_its_rows(db: TestDb) {
+        let (world, [ive, ..]) = kpop_world();
+        let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
+        h.seed(&[&ive]).await;
+        assert_eq!(h.sync().await.status, RunStatus::Completed);
+        let before = h.tracks(&ive).await;
+
+        h.fake.update_world(|w| {
+            w.deezer.remove(&101);
+        });
+        let report = h.sync_all().await;
+
+        assert_eq!(report.counts.artists_failed, 0, "{report:?}");
+        assert_eq!(report.counts.artists_unmapped, 1);
+        let row = h.artist(&ive).await;
+        assert_eq!(row.deezer_id, None);
+        assert_eq!(row.deezer_mapping, Some(DeezerMapping::Unmapped));
+        assert_eq!(h.tracks(&ive).await, before, "stored rows stay");
     }
 );

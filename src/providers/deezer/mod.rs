@@ -7,6 +7,8 @@
 
 pub mod wire;
 
+use std::time::Duration;
+
 use thiserror::Error;
 
 use crate::catalog::TopTrack;
@@ -47,6 +49,8 @@ pub struct DeezerTrack {
 pub struct DeezerClient {
     api: Upstream,
     base_url: String,
+    /// How long to hold back after Deezer's throttle answer (code 4): its window.
+    throttle_pause: Duration,
 }
 
 /// Deezer's throttle code: "Quota limit exceeded".
@@ -64,6 +68,8 @@ impl DeezerClient {
         Self {
             api: Upstream::new("deezer", client, http, Some(rate), None),
             base_url,
+            // Never longer than the policy waits out: a throttle is not a block.
+            throttle_pause: rate.window.min(http.max_retry_after),
         }
     }
 
@@ -148,7 +154,11 @@ impl DeezerClient {
     ) -> Result<T, DeezerError> {
         let url = format!("{}{}", self.base_url, path);
         self.api
-            .call(what, |client| client.get(&url).query(query), classify::<T>)
+            .call(
+                what,
+                |client| client.get(&url).query(query),
+                |reply| classify::<T>(reply, self.throttle_pause),
+            )
             .await
             .map_err(|error| match error {
                 CallError::Provider(error) => error,
@@ -159,8 +169,12 @@ impl DeezerClient {
     }
 }
 
-/// Reads the body before the status: Deezer's errors arrive as HTTP 200.
-fn classify<T: DeserializeOwned>(reply: &Reply) -> Verdict<T, DeezerError> {
+/// Reads the body before the status: Deezer's errors arrive as HTTP 200. Its throttle
+/// (code 4) holds every caller back for `throttle_pause`, Deezer's window.
+fn classify<T: DeserializeOwned>(
+    reply: &Reply,
+    throttle_pause: Duration,
+) -> Verdict<T, DeezerError> {
     if let Ok(envelope) = serde_json::from_slice::<wire::ErrorEnvelope>(&reply.body) {
         let code = envelope.error.code.unwrap_or(-1);
         let message = envelope
@@ -170,7 +184,7 @@ fn classify<T: DeserializeOwned>(reply: &Reply) -> Verdict<T, DeezerError> {
             .unwrap_or_else(|| "unknown error".into());
         return match code {
             QUOTA_CODE => Verdict::Retry {
-                after: None,
+                after: Some(throttle_pause),
                 cause: format!("throttled ({message})"),
             },
             NOT_FOUND_CODE => Verdict::Fail(DeezerError::NotFound),

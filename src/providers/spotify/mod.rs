@@ -141,6 +141,9 @@ pub struct SpotifyClient {
     market: String,
     token: tokio::sync::Mutex<Option<Token>>,
     access: Mutex<SpotifyAccess>,
+    /// A refusal that ends every Spotify call for this client's life (bad credentials,
+    /// "premium required"): asking again per artist would only spend the budget.
+    stopped: Mutex<Option<SpotifyError>>,
 }
 
 /// Where and how to reach Spotify.
@@ -172,6 +175,7 @@ impl SpotifyClient {
             market: config.market,
             token: tokio::sync::Mutex::new(None),
             access: Mutex::new(access),
+            stopped: Mutex::new(None),
         }
     }
 
@@ -214,6 +218,9 @@ impl SpotifyClient {
         if let Some(blocked) = self.current_block() {
             return Some(blocked);
         }
+        if let Some(stopped) = self.stopped.lock().expect("stop lock poisoned").clone() {
+            return Some(stopped);
+        }
         if self.api.is_down() {
             return Some(SpotifyError::Unavailable(PROVIDER_DOWN.into()));
         }
@@ -237,6 +244,8 @@ impl SpotifyClient {
     fn block_for(&self, wait: Duration, reason: &str) -> SpotifyError {
         let until =
             Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1));
+        // Calls already waiting (for the limiter, a pause, a retry) stop too.
+        self.api.halt();
         let mut access = self.access.lock().expect("access lock poisoned");
         // Concurrent calls may each learn of the block; keep the latest end.
         if access.blocked_until.is_none_or(|current| current < until) {
@@ -248,6 +257,17 @@ impl SpotifyClient {
             until: access.blocked_until.unwrap_or(until),
             reason: reason.to_owned(),
         }
+    }
+
+    /// Ends every Spotify call of this client with `error` (see `stopped`).
+    fn stop(&self, error: SpotifyError) -> SpotifyError {
+        self.api.halt();
+        let mut stopped = self.stopped.lock().expect("stop lock poisoned");
+        if stopped.is_none() {
+            tracing::warn!(%error, "no more Spotify calls this run");
+            *stopped = Some(error.clone());
+        }
+        error
     }
 
     fn mark_available(&self, feature: SpotifyFeature) {
@@ -321,6 +341,8 @@ impl SpotifyClient {
                     .filter_map(|t| track_from_wire(t).map(|t| t.track))
                     .collect())
             }
+            // Ordinary apps get 403 here; a 404 is about this artist, not the endpoint.
+            Err(Failure::Api(ApiFailure::NotFound)) => Err(SpotifyError::NotFound),
             Err(other) => Err(self.feature_error(feature, other)),
         }
     }
@@ -338,6 +360,13 @@ impl SpotifyClient {
                 self.mark_available(feature);
                 Ok(related.artists.into_iter().map(profile_from_wire).collect())
             }
+            // The endpoint was retired with 404s (403 in later reports); a 404 also means
+            // an unknown artist. One profile lookup tells the two apart, once: after the
+            // endpoint is marked refused, it is not called again.
+            Err(Failure::Api(ApiFailure::NotFound)) => match self.artist(id).await {
+                Ok(_) => Err(self.mark_unavailable(feature, 404)),
+                Err(error) => Err(error),
+            },
             Err(other) => Err(self.feature_error(feature, other)),
         }
     }
@@ -399,7 +428,6 @@ impl SpotifyClient {
     fn feature_error(&self, feature: SpotifyFeature, failure: Failure) -> SpotifyError {
         match failure {
             Failure::Api(ApiFailure::Forbidden(_)) => self.mark_unavailable(feature, 403),
-            Failure::Api(ApiFailure::NotFound) => self.mark_unavailable(feature, 404),
             other => self.general_error(other),
         }
     }
@@ -408,13 +436,19 @@ impl SpotifyClient {
         match failure {
             Failure::Ready(error) => error,
             Failure::Api(ApiFailure::Quota(wait)) => self.block_for(wait, "daily quota exceeded"),
-            Failure::Api(ApiFailure::Forbidden(message)) => SpotifyError::Forbidden(message),
+            // A 403 on an endpoint every app may call: the app itself is refused
+            // (e.g. "Active premium subscription required for the owner of the app").
+            Failure::Api(ApiFailure::Forbidden(message)) => {
+                self.stop(SpotifyError::Forbidden(message))
+            }
             Failure::Api(ApiFailure::NotFound) => SpotifyError::NotFound,
             Failure::Api(ApiFailure::Rejected(status, message)) => {
                 SpotifyError::Rejected { status, message }
             }
+            // A fresh token refused too: this call fails, but the credentials were
+            // accepted a moment ago, so Spotify is not written off for the run.
             Failure::Api(ApiFailure::Unauthorized) => {
-                SpotifyError::BadCredentials("the access token was refused twice".into())
+                SpotifyError::Unavailable("the access token was refused twice".into())
             }
         }
     }
@@ -432,7 +466,10 @@ impl SpotifyClient {
         let url = format!("{}{}", self.api_url, path);
         let mut renewed = false;
         loop {
-            let token = self.token().await.map_err(Failure::Ready)?;
+            let token = self.token().await.map_err(|error| match error {
+                SpotifyError::BadCredentials(_) => Failure::Ready(self.stop(error)),
+                other => Failure::Ready(other),
+            })?;
             let result = self
                 .api
                 .call(
@@ -460,6 +497,11 @@ impl SpotifyClient {
                 ))),
                 Err(CallError::GaveUp { cause, .. }) => {
                     Err(Failure::Ready(SpotifyError::Unavailable(cause)))
+                }
+                Err(CallError::Halted) => {
+                    Err(Failure::Ready(self.unusable().unwrap_or_else(|| {
+                        SpotifyError::Unavailable("Spotify calls were stopped".into())
+                    })))
                 }
             };
         }
@@ -564,7 +606,7 @@ fn classify_api<T: DeserializeOwned>(reply: &Reply) -> Verdict<T, ApiFailure> {
         StatusCode::FORBIDDEN => Verdict::Fail(ApiFailure::Forbidden(message)),
         StatusCode::NOT_FOUND => Verdict::Fail(ApiFailure::NotFound),
         s if s.is_server_error() => Verdict::Retry {
-            after: None,
+            after: reply.retry_after(),
             cause: format!("HTTP {} ({message})", s.as_u16()),
         },
         s => Verdict::Fail(ApiFailure::Rejected(s.as_u16(), message)),
