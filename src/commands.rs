@@ -25,12 +25,7 @@ use crate::sync::{Progress, RunOptions, RunReport, SyncEngine, Trigger};
 /// own); on a server they must be applied with `artistbot migrate`, typically by a
 /// user with more rights than the sync user.
 pub async fn open_store(settings: &Settings) -> Result<Store> {
-    // Every artist in flight may hold a connection; a few more serve run bookkeeping.
-    let pool = PoolOptions {
-        max_connections: (settings.sync.concurrency as u32 + 2)
-            .max(PoolOptions::default().max_connections),
-        ..PoolOptions::default()
-    };
+    let pool = PoolOptions::for_workers(settings.sync.concurrency);
     let store = Store::connect(&settings.database_url, pool).await?;
     if settings.database_url.is_sqlite() {
         store.migrate().await?;
@@ -231,6 +226,12 @@ pub async fn serve(settings: Arc<Settings>) -> Result<i32> {
         .await
         .with_context(|| format!("cannot listen on {address} (BIND_ADDR)"))?;
     service.warm_up();
+    if settings.skill.secret.is_none() && !address.ip().is_loopback() {
+        tracing::warn!(
+            "SKILL_SECRET is not set and {address} is reachable from other hosts: anyone can \
+             ask the skill and fill artist_requests; set SKILL_SECRET (and SKILL_BOT_IDS)"
+        );
+    }
     tracing::info!(
         "serving the Kakao skill at http://{address}/skill (database {})",
         settings.database_url

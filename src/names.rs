@@ -41,6 +41,17 @@ fn is_latin_accent(c: char) -> bool {
     ('\u{0300}'..='\u{036F}').contains(&c)
 }
 
+/// Whether `text` is short enough to be someone's name rather than a sentence: at most
+/// `max_chars` characters and `max_words` words, and no question or exclamation mark.
+/// Used to keep chat ("노래 추천해줘?") out of the request queue and out of aliases.
+pub fn could_be_a_name(text: &str, max_chars: usize, max_words: usize) -> bool {
+    let text = text.trim();
+    !text.is_empty()
+        && text.chars().count() <= max_chars
+        && text.split_whitespace().count() <= max_words
+        && !text.contains(['?', '？', '!', '！'])
+}
+
 /// What a user gave to `artistbot add`: a Spotify id, a Spotify link, or a name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ArtistRef {
@@ -127,6 +138,19 @@ mod tests {
         assert_eq!(name_key("🌈 🌈"), "🌈🌈");
         assert_ne!(name_key("🌈"), name_key("🔥"));
         assert_eq!(name_key("   "), "");
+    }
+
+    #[test]
+    fn sentences_are_not_names() {
+        assert!(could_be_a_name("오마이걸", 20, 2));
+        assert!(could_be_a_name("Florence + the Machine", 40, 6));
+        assert!(!could_be_a_name("노래 추천해줘?", 40, 6));
+        assert!(!could_be_a_name(
+            "요즘 들을 만한 노래 좀 알려 주세요",
+            40,
+            6
+        ));
+        assert!(!could_be_a_name("   ", 40, 6));
     }
 
     #[test]

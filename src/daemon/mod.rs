@@ -25,6 +25,7 @@ pub mod runner;
 pub mod schedule;
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -134,17 +135,37 @@ impl Daemon {
         scheduler.stop().await;
         match tokio::time::timeout(daemon.shutdown_grace, runner.wait_idle()).await {
             Ok(()) => tracing::info!("work in progress finished"),
-            Err(_) => runner.abandon_in_flight().await,
+            // Bounded too: past the grace the database may be what is not answering.
+            Err(_) => {
+                if tokio::time::timeout(FINAL_WRITES, runner.abandon_in_flight())
+                    .await
+                    .is_err()
+                {
+                    tracing::error!(
+                        "could not record the interrupted run in time; the next runner will close it"
+                    );
+                }
+            }
         }
         queue.abort();
         if let Some(server) = server {
             server.abort();
         }
-        store.close().await;
+        // Closing the pool waits for every borrowed connection, including those of
+        // artists cut off at the deadline: bounded, so the daemon still exits 0.
+        if tokio::time::timeout(FINAL_WRITES, store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections did not close in time; exiting anyway");
+        }
         tracing::info!("daemon stopped");
         Ok(())
     }
 }
+
+/// How long the last bookkeeping and closing the pool may take after the grace period.
+const FINAL_WRITES: Duration = Duration::from_secs(5);
 
 /// Opens the store, trying again every `QUEUE_POLL` while the database is unreachable
 /// (or its schema not yet migrated). `None` when shutdown came first.
@@ -172,7 +193,8 @@ async fn connect_until_ready(
 /// The same rule as the CLI: SQLite is the app's own file and is migrated here; a server
 /// database must already be migrated (by an admin, with more rights than the sync user).
 async fn open_store(settings: &Settings) -> Result<Store, StoreError> {
-    let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;
+    let pool = PoolOptions::for_workers(settings.sync.concurrency);
+    let store = Store::connect(&settings.database_url, pool).await?;
     let ready = if settings.database_url.is_sqlite() {
         store.migrate().await
     } else {

@@ -24,7 +24,7 @@ use crate::catalog::AddedVia;
 use crate::names::parse_artist_ref;
 use crate::store::requests::{ArtistRequest, RequestStatus};
 use crate::store::runs::{RunCounts, RunStatus};
-use crate::store::{self, StoreError};
+use crate::store::{self, Store, StoreError};
 use crate::sync::onboard::{AddOutcome, add_artists};
 use crate::sync::{RunOptions, Trigger};
 
@@ -86,7 +86,7 @@ pub async fn onboard_due_requests(
             return skipped("database unavailable");
         }
     }
-    let unit = match runner.begin(SlotWait::Try, Duration::ZERO).await {
+    let mut unit = match runner.begin(SlotWait::Try, Duration::ZERO).await {
         Begin::Began(unit) => unit,
         Begin::SlotBusy => return skipped("this daemon is refreshing"),
         Begin::LockBusy => return skipped("another runner is working"),
@@ -94,7 +94,12 @@ pub async fn onboard_due_requests(
         Begin::Failed => return skipped("runner lock unavailable"),
     };
     let span = tracing::info_span!("request_queue");
-    let outcome = tracing::Instrument::instrument(onboard(runner, last_wait_reason), span).await;
+    let outcome = unit
+        .guarded(tracing::Instrument::instrument(
+            onboard(runner, last_wait_reason),
+            span,
+        ))
+        .await;
     unit.finish().await;
     match outcome {
         Ok(outcome) => outcome,
@@ -163,6 +168,7 @@ async fn onboard(
         match result {
             AddOutcome::Added { id, name, alias } => {
                 tracing::info!(query = %request.query, %id, %name, ?alias, "requested artist added");
+                alias_the_request(store, &request.query, &id).await?;
                 store
                     .resolve_request(&request.query_key, &id, attempts, store::now())
                     .await?;
@@ -172,6 +178,7 @@ async fn onboard(
             }
             AddOutcome::AlreadyPresent { id, name, alias } => {
                 tracing::info!(query = %request.query, %id, %name, ?alias, "requested name is a catalog artist");
+                alias_the_request(store, &request.query, &id).await?;
                 store
                     .resolve_request(&request.query_key, &id, attempts, store::now())
                     .await?;
@@ -289,4 +296,14 @@ async fn record_search_calls(runner: &Runner, outcome: &PollOutcome, calls: u64)
     if let Err(error) = recorded.await {
         tracing::warn!(%error, "could not record the Spotify calls spent resolving requests");
     }
+}
+
+/// Makes the exact text users asked with lead to the artist from now on, whatever it
+/// was (a Hangul spelling, a Spotify link): otherwise the skill would keep missing it.
+/// An alias that already leads somewhere is left alone.
+async fn alias_the_request(store: &Store, query: &str, artist_id: &str) -> Result<(), StoreError> {
+    store
+        .add_alias(query, artist_id, "request", store::now())
+        .await
+        .map(|_| ())
 }

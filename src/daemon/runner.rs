@@ -33,6 +33,9 @@ use crate::sync::{Progress, RunOptions, RunReport, SyncEngine, SyncError};
 /// How often a waiting runner asks for the lock again.
 const LOCK_RETRY_EVERY: Duration = Duration::from_millis(250);
 
+/// How often a unit of work checks that the runner lock is still its own.
+const LOCK_CHECK_EVERY: Duration = Duration::from_secs(15);
+
 /// Whether to wait for this process's slot or give up at once when it is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlotWait {
@@ -61,8 +64,39 @@ pub struct Unit<'a> {
 }
 
 impl Unit<'_> {
+    /// Runs `work` (the unit's pipeline runs and queue work) while checking every
+    /// [`LOCK_CHECK_EVERY`] that the runner lock is still ours. If it was lost (its
+    /// connection dropped, so the server freed it and another runner may start), the
+    /// unit's runs are stopped like on shutdown: no new artists, in-flight ones finish,
+    /// the run is recorded as interrupted.
+    pub async fn guarded<F: std::future::Future>(&mut self, work: F) -> F::Output {
+        tokio::pin!(work);
+        let mut checks = tokio::time::interval(LOCK_CHECK_EVERY);
+        checks.tick().await;
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                output = &mut work => return output,
+                _ = checks.tick(), if watching => {
+                    let held = self.lock.still_held().await;
+                    if !matches!(held, Ok(true)) {
+                        watching = false;
+                        let why = match held {
+                            Err(error) => error.to_string(),
+                            _ => "another session holds it".to_owned(),
+                        };
+                        tracing::error!(%why, "the runner lock was lost mid-work; stopping this unit's runs");
+                        self.runner.metrics.set_lock_held(false);
+                        self.runner.stop_unit();
+                    }
+                }
+            }
+        }
+    }
+
     /// Releases the lock and the slot.
     pub async fn finish(mut self) {
+        self.runner.end_unit();
         match self.lock.release().await {
             Ok(true) => {}
             Ok(false) => tracing::warn!(
@@ -85,6 +119,9 @@ pub struct Runner {
     slot: Mutex<RunnerLock>,
     /// The run in progress and its counts so far, for [`Runner::abandon_in_flight`].
     in_flight: StdMutex<Option<(i64, RunCounts)>>,
+    /// Stops the current unit's runs: a child of `shutdown`, cancelled on its own when
+    /// the unit loses the runner lock.
+    unit_stop: StdMutex<Option<CancellationToken>>,
 }
 
 impl Runner {
@@ -102,6 +139,7 @@ impl Runner {
             shutdown,
             slot: Mutex::new(lock),
             in_flight: StdMutex::new(None),
+            unit_stop: StdMutex::new(None),
         }
     }
 
@@ -161,18 +199,22 @@ impl Runner {
         self.metrics.set_lock_held(true);
         self.health.database_ok();
         close_abandoned_runs(self.store()).await;
+        *self.unit_stop.lock().expect("unit lock poisoned") = Some(self.shutdown.child_token());
         Begin::Began(Unit { runner: self, lock })
     }
 
-    /// One pipeline run, with its outcome counted in the metrics. The daemon's shutdown
-    /// token stops it from starting more artists.
+    /// One pipeline run, with its outcome counted in the metrics. The daemon's shutdown,
+    /// or the loss of the unit's runner lock, stops it from starting more artists.
     pub async fn run(&self, options: RunOptions) -> Result<RunReport, SyncError> {
         let trigger = options.trigger.as_str();
         let progress = TrackInFlight(&self.in_flight);
-        let result = self
-            .engine
-            .run(options, self.shutdown.clone(), &progress)
-            .await;
+        let stop = self
+            .unit_stop
+            .lock()
+            .expect("unit lock poisoned")
+            .clone()
+            .unwrap_or_else(|| self.shutdown.clone());
+        let result = self.engine.run(options, stop, &progress).await;
         *self.in_flight.lock().expect("in-flight lock poisoned") = None;
         match &result {
             Ok(report) => {
@@ -186,6 +228,16 @@ impl Runner {
             }
         }
         result
+    }
+
+    fn stop_unit(&self) {
+        if let Some(stop) = self.unit_stop.lock().expect("unit lock poisoned").as_ref() {
+            stop.cancel();
+        }
+    }
+
+    fn end_unit(&self) {
+        *self.unit_stop.lock().expect("unit lock poisoned") = None;
     }
 
     /// Waits until no unit of work is in progress, then lets the lock go.

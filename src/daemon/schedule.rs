@@ -188,7 +188,7 @@ impl ScheduledRefresh {
     async fn refresh(&self, occurrence: DateTime<Utc>) -> TickOutcome {
         let runner = &self.runner;
         let wait = runner.settings().daemon.lock_wait;
-        let unit = match runner.begin(SlotWait::Wait, wait).await {
+        let mut unit = match runner.begin(SlotWait::Wait, wait).await {
             Begin::Began(unit) => unit,
             Begin::LockBusy | Begin::SlotBusy => {
                 tracing::info!(
@@ -215,7 +215,10 @@ impl ScheduledRefresh {
             }
         }
         tracing::info!("scheduled refresh starting");
-        let outcome = match runner.run(RunOptions::stale(Trigger::Schedule)).await {
+        let outcome = match unit
+            .guarded(runner.run(RunOptions::stale(Trigger::Schedule)))
+            .await
+        {
             Ok(report) => TickOutcome::Ran(report.status),
             Err(_) => TickOutcome::Failed,
         };

@@ -19,6 +19,7 @@ use super::reply::SkillResponse;
 use super::request::SkillRequest;
 use super::suggest::Suggester;
 use crate::config::SkillSettings;
+use crate::names::could_be_a_name;
 use crate::names::name_key;
 use crate::store::skill::{ArtistLookup, ArtistWithTracks, LookupShape, NameMatch};
 use crate::store::{self, Store, StoreError};
@@ -205,7 +206,8 @@ impl SkillService {
             remaining.max(Duration::from_millis(1)),
         );
         let record = async {
-            if !self.inner.settings.record_misses {
+            // Chat that reached the skill ("노래 추천해줘?") is not a name to look up.
+            if !self.inner.settings.record_misses || !could_be_a_name(query, 50, 6) {
                 return false;
             }
             let write = record_miss(self.inner.store.clone(), query.to_owned(), deadline);

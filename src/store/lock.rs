@@ -158,6 +158,40 @@ impl RunnerLock {
         }
     }
 
+    /// Whether the lock is still this process's: on MySQL, asks the server whether the
+    /// lock's session still owns it (which also keeps that idle session alive); a file
+    /// lock stays held while the file is open. `Ok(false)` or an error means it was lost.
+    pub async fn still_held(&mut self) -> Result<bool, LockError> {
+        if !self.held {
+            return Ok(false);
+        }
+        match &mut self.kind {
+            LockKind::MySql { session, .. } => {
+                let Some(open) = session.as_mut() else {
+                    self.held = false;
+                    return Ok(false);
+                };
+                let query = sqlx::query_scalar::<_, Option<i64>>(
+                    "SELECT IS_USED_LOCK(?) = CONNECTION_ID()",
+                )
+                .bind(open.name.clone())
+                .fetch_one(&mut open.connection);
+                let answer = match tokio::time::timeout(LOCK_IO_TIMEOUT, query).await {
+                    Ok(Ok(owned)) => Ok(owned == Some(1)),
+                    Ok(Err(error)) => Err(LockError::Query(error.to_string())),
+                    Err(_) => Err(LockError::Query("no answer in time".into())),
+                };
+                if !matches!(answer, Ok(true)) {
+                    // Whatever happened, this session no longer proves anything.
+                    *session = None;
+                    self.held = false;
+                }
+                answer
+            }
+            LockKind::File { .. } | LockKind::InProcess => Ok(true),
+        }
+    }
+
     /// Whether some runner (this one included) holds the lock right now, without taking
     /// it for longer than the check: for `status`.
     pub async fn is_busy(&mut self) -> Result<bool, LockError> {

@@ -67,6 +67,19 @@ pub struct PoolOptions {
     pub ping_if_idle_for: Option<Duration>,
 }
 
+impl PoolOptions {
+    /// A pool for `workers` artists refreshed at once: every artist in flight may hold a
+    /// connection mid-transaction, and run bookkeeping, the request queue and health
+    /// checks need a few more. Too small a pool stalls workers on the acquire timeout.
+    pub fn for_workers(workers: usize) -> Self {
+        let default = Self::default();
+        Self {
+            max_connections: (workers as u32 + 2).max(default.max_connections),
+            ..default
+        }
+    }
+}
+
 impl Default for PoolOptions {
     fn default() -> Self {
         Self {

@@ -4,7 +4,7 @@
 //! lookup costs no API call. The caller then refreshes the added artists right away.
 
 use crate::catalog::{AddedVia, NewArtist, Source};
-use crate::names::{ArtistRef, name_key};
+use crate::names::{ArtistRef, could_be_a_name, name_key};
 use crate::providers::spotify::{SpotifyClient, SpotifyError};
 use crate::store::{self, Store, StoreError};
 
@@ -121,7 +121,10 @@ async fn add_by_name(
     // A name typed in another script ("오마이걸") never matches the catalog name
     // ("OH MY GIRL") letter for letter; Spotify's search (in the configured market)
     // knows such spellings, so its best hit is taken and the spelling kept as an alias.
-    let chosen = exact.or_else(|| (!key.is_ascii() && !hits.is_empty()).then_some(0));
+    // Only for something short enough to be a name: Spotify always has a best hit, even
+    // for "안녕하세요", and the spelling would become that artist's alias for good.
+    let guessable = !key.is_ascii() && could_be_a_name(name, 20, 2);
+    let chosen = exact.or_else(|| (guessable && !hits.is_empty()).then_some(0));
     let Some(index) = chosen else {
         return Ok(AddOutcome::NotFound {
             input: name.to_owned(),

@@ -1199,3 +1199,44 @@ async fn the_sync_user_with_the_deployed_grants_can_sync_and_hold_the_lock() {
     assert!(create.is_err(), "no DDL for the sync user");
     let _ = sea_orm_db.close().await;
 }
+
+/// The lock's session killed from outside (a restart, a network cut): the holder finds out
+/// at its next check instead of working on beside another runner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_mysql_lock_is_noticed_by_its_holder() {
+    crate::support::init_logs();
+    let Some(db) = testkit::db::TestDb::mysql().await else {
+        return;
+    };
+    let url = DatabaseUrl::new(db.url.clone());
+    let mut lock = RunnerLock::new(&url);
+    assert!(lock.try_acquire().await.unwrap());
+    assert!(lock.still_held().await.unwrap());
+
+    let (server, database) = db.mysql_parts().expect("a MySQL test database");
+    let admin = sea_orm::Database::connect(server).await.unwrap();
+    let name = artistbot::store::lock::lock_name(database);
+    let holder = sea_orm::ConnectionTrait::query_one_raw(
+        &admin,
+        sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::MySql,
+            "SELECT IS_USED_LOCK(?) AS id",
+            [name.clone().into()],
+        ),
+    )
+    .await
+    .unwrap()
+    .and_then(|row| row.try_get::<Option<i64>>("", "id").ok().flatten())
+    .expect("the lock has a holder");
+    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("KILL {holder}"))
+        .await
+        .unwrap();
+
+    assert!(
+        !matches!(lock.still_held().await, Ok(true)),
+        "the loss is seen"
+    );
+    assert!(!lock.is_held());
+    // And it can be taken again (by this runner or another) once free.
+    assert!(lock.try_acquire().await.unwrap());
+}

@@ -219,6 +219,19 @@ db_test!(
 );
 
 db_test!(
+    async fn chat_is_answered_but_not_queued_as_a_name(db: TestDb) {
+        let store = seeded(&db).await;
+        let router = router(&store);
+
+        let answer = ask(&router, "요즘 들을 만한 노래 추천해 줄래?").await;
+
+        assert_eq!(answer.status, StatusCode::OK);
+        assert!(first_text(&answer.json).contains("찾아보고 있어요"));
+        assert!(store.pending_requests_for_test().await.unwrap().is_empty());
+    }
+);
+
+db_test!(
     async fn misses_are_not_recorded_when_switched_off(db: TestDb) {
         let store = seeded(&db).await;
         let router = router_with(&store, &[("SKILL_RECORD_MISSES", "false")]);
