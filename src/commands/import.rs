@@ -49,8 +49,8 @@ pub struct DynamodbArgs {
     pub dry_run: bool,
     /// When the exported data was fetched from Spotify, in UTC (2023-01-10,
     /// 2023-01-10T09:30:00, or RFC 3339). DynamoDB items carry no fetch time, so by
-    /// default each file's modification time is used. Data the sync fetched later is
-    /// never overwritten by older imported data, and a time in the future counts as now.
+    /// default each file's modification time is used. It orders imports among themselves;
+    /// what the sync stored is never overwritten by an import. A future time counts as now.
     #[arg(long, value_name = "TIME", value_parser = parse_fetched_at)]
     pub fetched_at: Option<NaiveDateTime>,
 }
