@@ -5,3 +5,4 @@
 pub mod db;
 pub mod export;
 pub mod fake;
+pub mod kakao;
