@@ -160,6 +160,28 @@ impl World {
         id
     }
 
+    /// Adds `count` artists named "`prefix` 0", "`prefix` 1", …, numbered from `first` with
+    /// Deezer ids from `first_deezer_id`, `tracks` recordings each. Returns their Spotify ids.
+    pub fn add_artists(
+        &mut self,
+        first: u64,
+        prefix: &str,
+        first_deezer_id: i64,
+        count: u64,
+        tracks: usize,
+    ) -> Vec<String> {
+        (0..count)
+            .map(|i| {
+                self.add_artist(
+                    first + i,
+                    &format!("{prefix} {i}"),
+                    Some(first_deezer_id + i as i64),
+                    tracks,
+                )
+            })
+            .collect()
+    }
+
     /// Adds a Deezer-only artist (a namesake, a ghost) with its own recordings, which
     /// Spotify credits to nobody in the catalog.
     pub fn add_deezer_only(

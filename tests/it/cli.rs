@@ -74,8 +74,7 @@ db_test!(
     async fn sync_exits_0_when_done_and_2_when_spotify_is_blocked(db: TestDb) {
         let (world, ids) = world();
         let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        h.seed(&refs).await;
+        h.seed(&ids).await;
 
         let first = artistbot(&h, &["sync"], &[]);
         assert_eq!(first.status.code(), Some(0), "{}", text(&first));
@@ -179,9 +178,7 @@ db_test!(
 db_test!(
     async fn ctrl_c_stops_a_sync_between_artists_and_leaves_each_whole(db: TestDb) {
         let mut world = World::new();
-        let ids: Vec<String> = (0..8)
-            .map(|i| world.add_artist(60 + i, &format!("Slow Band {i}"), Some(1100 + i as i64), 3))
-            .collect();
+        let ids: Vec<String> = world.add_artists(60, "Slow Band", 1100, 8, 3);
         let h = SyncHarness::with_env(
             db,
             world,
@@ -189,8 +186,7 @@ db_test!(
             &[("SYNC_CONCURRENCY", "1")],
         )
         .await;
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        h.seed(&refs).await;
+        h.seed(&ids).await;
         h.fake.set_latency(Duration::from_millis(60));
 
         let child = command(&h, &["sync"], &[])

@@ -43,9 +43,7 @@ use crate::support::SyncHarness;
 /// two (so nothing outside the catalog is related and it does not grow).
 fn bands(n: u64, tracks: usize) -> (World, Vec<String>) {
     let mut world = World::new();
-    let ids: Vec<String> = (0..n)
-        .map(|i| world.add_artist(100 + i, &format!("Band {i}"), Some(5000 + i as i64), tracks))
-        .collect();
+    let ids: Vec<String> = world.add_artists(100, "Band", 5000, n, tracks);
     for (i, id) in ids.iter().enumerate() {
         let next: Vec<&str> = (1..=2).map(|k| ids[(i + k) % ids.len()].as_str()).collect();
         world.relate(id, &next);

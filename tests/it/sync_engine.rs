@@ -451,9 +451,7 @@ db_test!(
 db_test!(
     async fn the_stalest_artists_go_first(db: TestDb) {
         let mut world = World::new();
-        let ids: Vec<String> = (0..5)
-            .map(|i| world.add_artist(30 + i, &format!("Band {i}"), Some(700 + i as i64), 2))
-            .collect();
+        let ids: Vec<String> = world.add_artists(30, "Band", 700, 5, 2);
         let h = SyncHarness::with_env(
             db,
             world,
@@ -461,8 +459,7 @@ db_test!(
             &[("SYNC_CONCURRENCY", "1")],
         )
         .await;
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        h.seed(&refs).await;
+        h.seed(&ids).await;
         assert_eq!(h.sync().await.status, RunStatus::Completed);
         // Age them differently: Band 3 oldest, then 1, 4, 0, 2.
         let now = artistbot::store::now();
@@ -554,9 +551,7 @@ db_test!(
 db_test!(
     async fn the_spotify_budget_is_never_exceeded(db: TestDb) {
         let mut world = World::new();
-        let ids: Vec<String> = (0..6)
-            .map(|i| world.add_artist(40 + i, &format!("Group {i}"), Some(800 + i as i64), 2))
-            .collect();
+        let ids: Vec<String> = world.add_artists(40, "Group", 800, 6, 2);
         let h = SyncHarness::with_env(
             db,
             world,
@@ -564,8 +559,7 @@ db_test!(
             &[("SPOTIFY_RUN_BUDGET", "3")],
         )
         .await;
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        h.seed(&refs).await;
+        h.seed(&ids).await;
 
         let report = h.sync().await;
 
@@ -588,9 +582,7 @@ db_test!(
     async fn catalog_growth_is_bounded_per_run(db: TestDb) {
         let mut world = World::new();
         let hub = world.add_artist(50, "Hub", Some(900), 2);
-        let others: Vec<String> = (0..8)
-            .map(|i| world.add_artist(51 + i, &format!("Spoke {i}"), Some(901 + i as i64), 1))
-            .collect();
+        let others: Vec<String> = world.add_artists(51, "Spoke", 901, 8, 1);
         let refs: Vec<&str> = others.iter().map(String::as_str).collect();
         world.relate(&hub, &refs);
         let h = SyncHarness::with_env(
@@ -649,8 +641,7 @@ db_test!(
         let world = World::synthetic(40, 10, 10);
         let ids: Vec<String> = world.spotify.keys().cloned().collect();
         let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        h.seed(&refs).await;
+        h.seed(&ids).await;
 
         let report = h.sync().await;
 
@@ -676,9 +667,7 @@ db_test!(
 db_test!(
     async fn a_quota_block_stops_calls_already_waiting_in_other_workers(db: TestDb) {
         let mut world = World::new();
-        let ids: Vec<String> = (0..12)
-            .map(|i| world.add_artist(70 + i, &format!("Crowd {i}"), Some(1200 + i as i64), 2))
-            .collect();
+        let ids: Vec<String> = world.add_artists(70, "Crowd", 1200, 12, 2);
         let h = SyncHarness::with_env(
             db,
             world,
@@ -686,8 +675,7 @@ db_test!(
             &[("SYNC_CONCURRENCY", "4")],
         )
         .await;
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        h.seed(&refs).await;
+        h.seed(&ids).await;
         h.fake.set_latency(std::time::Duration::from_millis(40));
         h.fake.quota_after(6, 48_925);
 
@@ -744,12 +732,9 @@ db_test!(
 db_test!(
     async fn a_premium_refusal_stops_spotify_instead_of_costing_a_call_per_artist(db: TestDb) {
         let mut world = World::new();
-        let ids: Vec<String> = (0..20)
-            .map(|i| world.add_artist(80 + i, &format!("Quiet {i}"), Some(1300 + i as i64), 2))
-            .collect();
+        let ids: Vec<String> = world.add_artists(80, "Quiet", 1300, 20, 2);
         let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        h.seed(&refs).await;
+        h.seed(&ids).await;
         // "Active premium subscription required for the owner of the app."
         h.fake
             .inject(Provider::SpotifyApi, "/v1/", Fault::Status(403), 1000);

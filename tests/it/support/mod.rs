@@ -156,14 +156,14 @@ impl SyncHarness {
 
     /// Puts artists of the fake world into the catalog without any API call, as an
     /// import would (profile due, no data yet).
-    pub async fn seed(&self, ids: &[&str]) {
+    pub async fn seed(&self, ids: &[impl AsRef<str>]) {
         let world = self.fake_world();
         let new: Vec<artistbot::catalog::NewArtist> = ids
             .iter()
             .map(|id| {
                 let artist = world
                     .spotify
-                    .get(*id)
+                    .get(id.as_ref())
                     .expect("seeded artists exist in the world");
                 artistbot::catalog::NewArtist {
                     profile: artistbot::catalog::ArtistProfile {
