@@ -1,5 +1,6 @@
-//! What each `artistbot` subcommand does, so `main` stays a thin dispatcher. Commands
-//! print their results to stdout; logs go to stderr.
+//! What each `artistbot` subcommand parses and prints, so `main` stays a thin
+//! dispatcher; the work itself is the sync's, the daemon's, the import's or the skill's.
+//! Commands print their results to stdout; logs go to stderr.
 
 pub mod import;
 
@@ -14,25 +15,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::AddedVia;
 use crate::config::Settings;
-use crate::daemon::runner::take_runner_lock;
 use crate::names::{ArtistRef, parse_artist_ref};
-use crate::store::lock::RunnerLock;
 use crate::store::{self, PoolOptions, Store};
-use crate::sync::onboard::{AddOutcome, add_artists};
+use crate::sync::onboard::{AddOutcome, onboard};
+use crate::sync::runner::{Begin, Runner, SlotWait, Unit, Unwatched};
 use crate::sync::{Progress, RunOptions, RunReport, SyncEngine, Trigger};
 
-/// Opens the store. On SQLite, pending migrations are applied (the file is the app's
-/// own); on a server they must be applied with `artistbot migrate`, typically by a
-/// user with more rights than the sync user.
+/// Opens the catalog for a command's work (see [`Store::open`]).
 pub async fn open_store(settings: &Settings) -> Result<Store> {
     let pool = PoolOptions::for_workers(settings.sync.concurrency);
-    let store = Store::connect(&settings.database_url, pool).await?;
-    if settings.database_url.is_sqlite() {
-        store.migrate().await?;
-    } else {
-        store.ensure_schema().await?;
-    }
-    Ok(store)
+    Ok(Store::open(&settings.database_url, pool).await?)
 }
 
 /// `artistbot migrate`: creates or upgrades the schema.
@@ -55,21 +47,51 @@ pub async fn migrate(settings: &Settings, status_only: bool) -> Result<()> {
     Ok(())
 }
 
+/// The runner of one CLI command: its units take turns with daemons and other commands
+/// on the same database, and the first Ctrl-C or SIGTERM stops them cleanly.
+pub(crate) async fn command_runner(settings: Arc<Settings>) -> Result<Runner> {
+    let store = open_store(&settings).await?;
+    Ok(Runner::new(
+        SyncEngine::new(store, settings),
+        Arc::new(Unwatched),
+        stop_on_ctrl_c(),
+    ))
+}
+
+/// Begins the command's unit of work, waiting up to `LOCK_WAIT` for another runner.
+/// `None`, with a message, when another runner kept the lock all that time (or the
+/// command was interrupted meanwhile).
+pub(crate) async fn begin_unit(runner: &Runner) -> Result<Option<Unit<'_>>> {
+    let wait = runner.settings().daemon.lock_wait;
+    match runner.begin(SlotWait::Wait, wait).await {
+        Begin::Began(unit) => Ok(Some(unit)),
+        Begin::LockBusy | Begin::SlotBusy => {
+            eprintln!(
+                "artistbot: another runner (a daemon or another sync) has been working for {wait:?}; \
+                 nothing done. `artistbot status` shows the run in progress; try again later."
+            );
+            Ok(None)
+        }
+        Begin::Stopping => Ok(None),
+        Begin::Failed(error) => Err(error.into()),
+    }
+}
+
 /// `artistbot sync`: one refresh now. Returns the process exit code.
 pub async fn sync(settings: Arc<Settings>, force: bool) -> Result<i32> {
-    let store = open_store(&settings).await?;
-    let Some(lock) = runner_lock(&settings, &store).await? else {
+    let runner = command_runner(settings).await?;
+    let Some(mut unit) = begin_unit(&runner).await? else {
         return Ok(2);
     };
-    let engine = SyncEngine::new(store, settings);
-    let shutdown = stop_on_ctrl_c();
     let progress = ConsoleProgress::new();
     let options = RunOptions {
         force,
         ..RunOptions::stale(Trigger::Cli)
     };
-    let report = engine.run(options, shutdown, &progress).await;
-    lock.close().await;
+    let report = unit
+        .guarded(runner.run_with_progress(options, &progress))
+        .await;
+    unit.finish().await;
     let report = report?;
     print_report(&report);
     Ok(report.exit_code())
@@ -81,21 +103,6 @@ pub async fn daemon(settings: Arc<Settings>) -> Result<i32> {
         .run(stop_on_ctrl_c())
         .await?;
     Ok(0)
-}
-
-/// The runner lock for a CLI run, so that it takes turns with daemons (and other CLI
-/// runs) on the same database. `None`, with a message, when another runner kept it for
-/// all of `LOCK_WAIT`.
-pub(crate) async fn runner_lock(settings: &Settings, store: &Store) -> Result<Option<RunnerLock>> {
-    let wait = settings.daemon.lock_wait;
-    let lock = take_runner_lock(&settings.database_url, store, wait).await?;
-    if lock.is_none() {
-        eprintln!(
-            "artistbot: another runner (a daemon or another sync) has been working for {wait:?}; \
-             nothing done. `artistbot status` shows the run in progress; try again later."
-        );
-    }
-    Ok(lock)
 }
 
 /// `artistbot add`: resolves names, ids and links, adds them, and refreshes them now.
@@ -118,26 +125,28 @@ pub async fn add(
     if refs.is_empty() {
         bail!("nothing to add: give names, Spotify ids or links, or --file");
     }
-    let store = open_store(&settings).await?;
-    let Some(lock) = runner_lock(&settings, &store).await? else {
-        return Ok(2);
-    };
-    let engine = SyncEngine::new(store.clone(), settings.clone());
-    let (spotify, _) = engine.clients(store::now()).await?;
-    if !spotify.is_configured() {
+    if settings.spotify.is_none() {
         bail!("adding artists needs Spotify: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET");
     }
-    let outcomes = add_artists(&store, &spotify, &refs, AddedVia::Cli).await?;
-    engine.save_spotify_state(&spotify).await;
-    // The calls made while resolving count against today's budget like any run's.
-    let spent = spotify.api_calls().requests;
-    let mut added = Vec::new();
+    let runner = command_runner(settings).await?;
+    let Some(mut unit) = begin_unit(&runner).await? else {
+        return Ok(2);
+    };
+    let progress = ConsoleProgress::new();
+    let onboarded = unit
+        .guarded(async {
+            let (spotify, _) = runner.engine().clients(store::now()).await?;
+            let refresh_progress = refresh.then_some(&progress as &dyn Progress);
+            onboard(&runner, &spotify, &refs, AddedVia::Cli, refresh_progress).await
+        })
+        .await;
+    unit.finish().await;
+    let onboarded = onboarded?;
     let mut problems = 0;
-    for outcome in &outcomes {
+    for outcome in &onboarded.outcomes {
         match outcome {
             AddOutcome::Added { id, name, alias } => {
                 println!("added    {name} ({id}){}", alias_note(alias));
-                added.push(id.clone());
             }
             AddOutcome::AlreadyPresent { id, name, alias } => {
                 println!("present  {name} ({id}){}", alias_note(alias));
@@ -159,50 +168,13 @@ pub async fn add(
             }
         }
     }
-    record_resolution_calls(&store, spent).await;
     let mut exit = if problems > 0 { 1 } else { 0 };
-    if refresh && !added.is_empty() {
-        let options = RunOptions {
-            trigger: Trigger::Add,
-            only: Some(added),
-            force: true,
-        };
-        let report = engine
-            .run(options, stop_on_ctrl_c(), &ConsoleProgress::new())
-            .await?;
+    if let Some(refresh) = onboarded.refresh {
+        let report = refresh?;
         print_report(&report);
         exit = exit.max(report.exit_code());
     }
-    lock.close().await;
     Ok(exit)
-}
-
-/// Calls spent outside a run still count against the daily Spotify budget.
-async fn record_resolution_calls(store: &Store, calls: u64) {
-    if calls == 0 {
-        return;
-    }
-    let now = store::now();
-    let counts = crate::store::runs::RunCounts {
-        spotify_calls: calls,
-        ..Default::default()
-    };
-    let recorded = async {
-        let id = store.start_run("add", None, now).await?;
-        store
-            .record_run(
-                id,
-                crate::store::runs::RunStatus::Completed,
-                &counts,
-                None,
-                None,
-                Some(now),
-            )
-            .await
-    };
-    if let Err(error) = recorded.await {
-        tracing::warn!(%error, "could not record the Spotify calls spent resolving names");
-    }
 }
 
 fn alias_note(alias: &Option<String>) -> String {

@@ -5,6 +5,8 @@
 //! wrapped so that `Debug`/`Display` never print them, and parse errors name the variable
 //! but never echo a secret's value.
 
+pub mod cron;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -156,7 +158,7 @@ pub struct SyncSettings {
 #[derive(Clone, Debug)]
 pub struct DaemonSettings {
     /// When the scheduled refresh fires: a 6-field cron (with seconds) in its time zone.
-    pub schedule: crate::daemon::schedule::CronSchedule,
+    pub schedule: cron::CronSchedule,
     /// How often the request queue is looked at.
     pub queue_poll: Duration,
     /// Requests onboarded per poll at most (each costs Spotify searches).
@@ -335,11 +337,9 @@ fn daemon_settings(vars: &Vars<'_>) -> Result<DaemonSettings, ConfigError> {
         .text("SYNC_SCHEDULE")
         .unwrap_or_else(|| DEFAULT_SYNC_SCHEDULE.into());
     let schedule =
-        crate::daemon::schedule::CronSchedule::new(&expression, timezone).map_err(|problem| {
-            ConfigError::Invalid {
-                name: "SYNC_SCHEDULE",
-                problem,
-            }
+        cron::CronSchedule::new(&expression, timezone).map_err(|problem| ConfigError::Invalid {
+            name: "SYNC_SCHEDULE",
+            problem,
         })?;
     let health_addr = match vars.text("HEALTH_ADDR") {
         None => None,

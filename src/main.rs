@@ -101,7 +101,7 @@ fn main() -> ExitCode {
             Command::Sync { force } => commands::sync(settings.clone(), force).await,
             Command::Status => commands::status(&settings).await.map(|_| 0),
             Command::Daemon => commands::daemon(settings.clone()).await,
-            Command::Import { source } => commands::import::run(&settings, source).await,
+            Command::Import { source } => commands::import::run(settings.clone(), source).await,
             Command::Serve => commands::serve(settings.clone()).await,
         }
     });

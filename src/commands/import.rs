@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SubsecRound};
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::open_store;
+use super::{begin_unit, command_runner};
 use crate::config::Settings;
 use crate::import::importer::EventSink;
 use crate::import::{
@@ -95,9 +95,10 @@ pub fn parse_fetched_at(text: &str) -> Result<NaiveDateTime, String> {
 }
 
 /// `artistbot import ...`: returns the process exit code.
-pub async fn run(settings: &Settings, source: ImportSource) -> Result<i32> {
+pub async fn run(settings: Arc<Settings>, source: ImportSource) -> Result<i32> {
     let ImportSource::Dynamodb(args) = source;
-    let store = open_store(settings).await?;
+    let runner = command_runner(settings.clone()).await?;
+    let store = runner.store().clone();
     let options = ImportOptions {
         files: args.files,
         table: args.table.map(TableKind::from),
@@ -108,18 +109,18 @@ pub async fn run(settings: &Settings, source: ImportSource) -> Result<i32> {
     };
     // A dry run writes nothing; a real one takes turns with the sync like any runner, so
     // a refresh in progress cannot be overwritten by the export's older data.
-    let lock = if options.dry_run {
+    let unit = if options.dry_run {
         None
     } else {
-        match super::runner_lock(settings, &store).await? {
-            Some(lock) => Some(lock),
+        match begin_unit(&runner).await? {
+            Some(unit) => Some(unit),
             None => return Ok(2),
         }
     };
     let events: EventSink = Arc::new(print_event);
     let result = import_dynamodb(&store, &options, events).await;
-    if let Some(lock) = lock {
-        lock.close().await;
+    if let Some(unit) = unit {
+        unit.finish().await;
     }
     let report = result.context("importing the DynamoDB exports")?;
     print_report(&report, &options);

@@ -18,7 +18,7 @@ use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::{Gauges, Metrics};
-use super::schedule::CronSchedule;
+use crate::config::cron::CronSchedule;
 use crate::store::{self, Store};
 
 /// Whether the database is failing, so the first failure is an error line and the rest

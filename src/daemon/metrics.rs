@@ -10,10 +10,10 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::providers::http::CallCounts;
 use crate::store::requests::RequestCounts;
 use crate::store::runs::RunStatus;
 use crate::sync::RunReport;
+use crate::sync::report::ApiCalls;
 
 /// What this daemon did since it started.
 #[derive(Default)]
@@ -64,8 +64,9 @@ impl Metrics {
         self.last_run_failed.store(true, Ordering::Relaxed);
     }
 
-    /// Calls made outside a run (the queue's name searches).
-    pub fn count_calls(&self, provider: &'static str, calls: &CallCounts) {
+    /// Calls to a provider: a run's, or those made outside a run (the queue's name
+    /// searches).
+    pub fn count_calls(&self, provider: &'static str, calls: &ApiCalls) {
         for (answer, n) in [
             ("ok", calls.ok),
             ("client_error", calls.client_errors),
@@ -259,7 +260,7 @@ mod tests {
         let metrics = Metrics::default();
         metrics.count_calls(
             "deezer",
-            &CallCounts {
+            &ApiCalls {
                 requests: 3,
                 ok: 2,
                 server_errors: 1,

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::store::lock::RunnerLock;
-use crate::store::{self, PoolOptions, Store, StoreError};
+use crate::store::{self, PoolOptions, Store};
 use crate::sync::SyncEngine;
 use health::{Health, HealthState};
 use metrics::Metrics;
@@ -175,7 +175,8 @@ async fn connect_until_ready(
     shutdown: &CancellationToken,
 ) -> Option<Store> {
     loop {
-        match open_store(settings).await {
+        let pool = PoolOptions::for_workers(settings.sync.concurrency);
+        match Store::open(&settings.database_url, pool).await {
             Ok(store) => {
                 health.database_ok();
                 tracing::info!("database ready");
@@ -186,25 +187,6 @@ async fn connect_until_ready(
         tokio::select! {
             _ = tokio::time::sleep(settings.daemon.queue_poll) => {}
             _ = shutdown.cancelled() => return None,
-        }
-    }
-}
-
-/// The same rule as the CLI: SQLite is the app's own file and is migrated here; a server
-/// database must already be migrated (by an admin, with more rights than the sync user).
-async fn open_store(settings: &Settings) -> Result<Store, StoreError> {
-    let pool = PoolOptions::for_workers(settings.sync.concurrency);
-    let store = Store::connect(&settings.database_url, pool).await?;
-    let ready = if settings.database_url.is_sqlite() {
-        store.migrate().await
-    } else {
-        store.ensure_schema().await
-    };
-    match ready {
-        Ok(()) => Ok(store),
-        Err(error) => {
-            store.close().await;
-            Err(error)
         }
     }
 }

@@ -1,127 +1,24 @@
-//! Units of work: one at a time in this process, and one at a time across every process
-//! that points at the same database.
-//!
-//! A unit is one scheduled refresh or one queue batch. [`Runner::begin`] takes, in order,
-//! this process's slot (a mutex: the refresh and the queue never run together, so they
-//! never write the same artist at once and the providers' rate limits and the Spotify
-//! budget, which are per client, hold) and then the cross-process runner lock
-//! ([`RunnerLock`], held on its own connection for the unit's duration). Holding the
-//! lock proves no other runner is working, so a `running` row left in `sync_runs` by a
-//! killed process is closed as interrupted right then.
-//!
-//! The lock is held per unit, not for the daemon's life, so CLI runs (`artistbot sync`
-//! from cron or a Lambda, `artistbot add`) take turns with daemons instead of being shut
-//! out by one.
-//!
-//! This module calls the pipeline through [`Runner::run`] and nothing else; what a unit
-//! does is the schedule's and the queue's business.
+//! The daemon's runner: the sync's [`sync::runner::Runner`](crate::sync::runner::Runner),
+//! watched by the daemon's metrics and health. Units of work (one at a time, the runner
+//! lock across processes, clean shutdown) are the sync's; this module only decides what
+//! the daemon learns from them.
 
-use std::sync::{Arc, Mutex as StdMutex};
-use std::time::Duration;
+use std::ops::Deref;
+use std::sync::Arc;
 
-use tokio::sync::{Mutex, MutexGuard};
 use tokio_util::sync::CancellationToken;
 
 use super::health::Health;
 use super::metrics::Metrics;
-use crate::config::{DatabaseUrl, Settings};
-use crate::store::lock::{LockError, RunnerLock};
-use crate::store::runs::{RunCounts, RunStatus};
-use crate::store::{self, Store};
-use crate::sync::{Progress, RunOptions, RunReport, SyncEngine, SyncError};
+use crate::sync::runner::RunObserver;
+use crate::sync::{RunReport, SyncEngine, Trigger};
 
-/// How often a waiting runner asks for the lock again.
-const LOCK_RETRY_EVERY: Duration = Duration::from_millis(250);
-
-/// How often a unit of work checks that the runner lock is still its own.
-const LOCK_CHECK_EVERY: Duration = Duration::from_secs(15);
-
-/// Whether to wait for this process's slot or give up at once when it is taken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SlotWait {
-    Wait,
-    Try,
-}
-
-/// The result of asking to begin a unit of work.
-pub enum Begin<'a> {
-    Began(Unit<'a>),
-    /// This process is already working (only with [`SlotWait::Try`]).
-    SlotBusy,
-    /// Another runner held the lock for the whole wait.
-    LockBusy,
-    Stopping,
-    /// The lock could not be asked for (logged).
-    Failed,
-}
-
-/// A unit of work in progress: holds the slot and the lock. End it with
-/// [`Unit::finish`]; a unit dropped without it frees the slot, and the next unit
-/// releases the stale lock first.
-pub struct Unit<'a> {
-    runner: &'a Runner,
-    lock: MutexGuard<'a, RunnerLock>,
-}
-
-impl Unit<'_> {
-    /// Runs `work` (the unit's pipeline runs and queue work) while checking every
-    /// [`LOCK_CHECK_EVERY`] that the runner lock is still ours. If it was lost (its
-    /// connection dropped, so the server freed it and another runner may start), the
-    /// unit's runs are stopped like on shutdown: no new artists, in-flight ones finish,
-    /// the run is recorded as interrupted.
-    pub async fn guarded<F: std::future::Future>(&mut self, work: F) -> F::Output {
-        tokio::pin!(work);
-        let mut checks = tokio::time::interval(LOCK_CHECK_EVERY);
-        checks.tick().await;
-        let mut watching = true;
-        loop {
-            tokio::select! {
-                output = &mut work => return output,
-                _ = checks.tick(), if watching => {
-                    let held = self.lock.still_held().await;
-                    if !matches!(held, Ok(true)) {
-                        watching = false;
-                        let why = match held {
-                            Err(error) => error.to_string(),
-                            _ => "another session holds it".to_owned(),
-                        };
-                        tracing::error!(%why, "the runner lock was lost mid-work; stopping this unit's runs");
-                        self.runner.metrics.set_lock_held(false);
-                        self.runner.stop_unit();
-                    }
-                }
-            }
-        }
-    }
-
-    /// Releases the lock and the slot.
-    pub async fn finish(mut self) {
-        self.runner.end_unit();
-        match self.lock.release().await {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(
-                "the runner lock was lost during the work (its database connection dropped); \
-                 another runner may have worked at the same time, which per-artist \
-                 transactions keep consistent"
-            ),
-            Err(error) => tracing::warn!(%error, "releasing the runner lock"),
-        }
-        self.runner.metrics.set_lock_held(false);
-    }
-}
-
-/// Runs units of work for one daemon.
+/// The sync's runner with the daemon watching: every run is counted in [`Metrics`], every
+/// database answer or failure goes to [`Health`].
 pub struct Runner {
-    engine: SyncEngine,
+    units: crate::sync::runner::Runner,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
-    shutdown: CancellationToken,
-    slot: Mutex<RunnerLock>,
-    /// The run in progress and its counts so far, for [`Runner::abandon_in_flight`].
-    in_flight: StdMutex<Option<(i64, RunCounts)>>,
-    /// Stops the current unit's runs: a child of `shutdown`, cancelled on its own when
-    /// the unit loses the runner lock.
-    unit_stop: StdMutex<Option<CancellationToken>>,
 }
 
 impl Runner {
@@ -131,28 +28,15 @@ impl Runner {
         health: Arc<Health>,
         shutdown: CancellationToken,
     ) -> Self {
-        let lock = RunnerLock::new(&engine.settings().database_url);
+        let observer = Arc::new(DaemonWatch {
+            metrics: metrics.clone(),
+            health: health.clone(),
+        });
         Self {
-            engine,
+            units: crate::sync::runner::Runner::new(engine, observer, shutdown),
             metrics,
             health,
-            shutdown,
-            slot: Mutex::new(lock),
-            in_flight: StdMutex::new(None),
-            unit_stop: StdMutex::new(None),
         }
-    }
-
-    pub fn engine(&self) -> &SyncEngine {
-        &self.engine
-    }
-
-    pub fn store(&self) -> &Store {
-        self.engine.store()
-    }
-
-    pub fn settings(&self) -> &Settings {
-        self.engine.settings()
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -162,193 +46,39 @@ impl Runner {
     pub fn health(&self) -> &Health {
         &self.health
     }
+}
 
-    pub fn shutdown(&self) -> &CancellationToken {
-        &self.shutdown
+impl Deref for Runner {
+    type Target = crate::sync::runner::Runner;
+
+    fn deref(&self) -> &Self::Target {
+        &self.units
     }
+}
 
-    /// Begins a unit of work: this process's slot, then the runner lock, asked for until
-    /// `lock_wait` has passed. Closes runs abandoned by dead runners once it holds both.
-    pub async fn begin(&self, slot: SlotWait, lock_wait: Duration) -> Begin<'_> {
-        let mut lock = match slot {
-            SlotWait::Try => match self.slot.try_lock() {
-                Ok(lock) => lock,
-                Err(_) => return Begin::SlotBusy,
-            },
-            SlotWait::Wait => tokio::select! {
-                lock = self.slot.lock() => lock,
-                _ = self.shutdown.cancelled() => return Begin::Stopping,
-            },
-        };
-        if self.shutdown.is_cancelled() {
-            return Begin::Stopping;
-        }
-        if lock.is_held() {
-            // Left by a unit that ended without `finish` (a panic).
-            let _ = lock.release().await;
-        }
-        match acquire_within(&mut lock, lock_wait, &self.shutdown).await {
-            Ok(Acquired::Yes) => {}
-            Ok(Acquired::Busy) => return Begin::LockBusy,
-            Ok(Acquired::Stopping) => return Begin::Stopping,
-            Err(error) => {
-                self.health.database_failed(&error.to_string());
-                return Begin::Failed;
-            }
-        }
-        self.metrics.set_lock_held(true);
+/// What the daemon learns from each unit of work.
+struct DaemonWatch {
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+}
+
+impl RunObserver for DaemonWatch {
+    fn database_ok(&self) {
         self.health.database_ok();
-        close_abandoned_runs(self.store()).await;
-        *self.unit_stop.lock().expect("unit lock poisoned") = Some(self.shutdown.child_token());
-        Begin::Began(Unit { runner: self, lock })
     }
 
-    /// One pipeline run, with its outcome counted in the metrics. The daemon's shutdown,
-    /// or the loss of the unit's runner lock, stops it from starting more artists.
-    pub async fn run(&self, options: RunOptions) -> Result<RunReport, SyncError> {
-        let trigger = options.trigger.as_str();
-        let progress = TrackInFlight(&self.in_flight);
-        let stop = self
-            .unit_stop
-            .lock()
-            .expect("unit lock poisoned")
-            .clone()
-            .unwrap_or_else(|| self.shutdown.clone());
-        let result = self.engine.run(options, stop, &progress).await;
-        *self.in_flight.lock().expect("in-flight lock poisoned") = None;
-        match &result {
-            Ok(report) => {
-                self.health.database_ok();
-                self.metrics.count_run(trigger, report);
-            }
-            Err(error) => {
-                // The pipeline logged it and recorded the run when the database let it.
-                self.health.database_failed(&error.to_string());
-                self.metrics.count_failed_run(trigger);
-            }
-        }
-        result
+    fn database_failed(&self, error: &str) {
+        self.health.database_failed(error);
     }
 
-    fn stop_unit(&self) {
-        if let Some(stop) = self.unit_stop.lock().expect("unit lock poisoned").as_ref() {
-            stop.cancel();
-        }
+    fn lock_held(&self, held: bool) {
+        self.metrics.set_lock_held(held);
     }
 
-    fn end_unit(&self) {
-        *self.unit_stop.lock().expect("unit lock poisoned") = None;
-    }
-
-    /// Waits until no unit of work is in progress, then lets the lock go.
-    pub async fn wait_idle(&self) {
-        let mut lock = self.slot.lock().await;
-        if lock.is_held() {
-            let _ = lock.release().await;
-        }
-    }
-
-    /// After the shutdown deadline: records the run still in progress as interrupted with
-    /// the counts of the artists it finished (the ones in flight are not written: their
-    /// transactions end with the process).
-    pub async fn abandon_in_flight(&self) {
-        let in_flight = self
-            .in_flight
-            .lock()
-            .expect("in-flight lock poisoned")
-            .clone();
-        let Some((run_id, counts)) = in_flight else {
-            return;
-        };
-        let recorded = self
-            .store()
-            .record_run(
-                run_id,
-                RunStatus::Interrupted,
-                &counts,
-                Some("interrupted: the shutdown deadline passed with artists in flight"),
-                None,
-                Some(store::now()),
-            )
-            .await;
-        match recorded {
-            Ok(()) => tracing::warn!(
-                run_id,
-                refreshed = counts.artists_refreshed,
-                "shutdown deadline passed: run recorded as interrupted with the artists it finished"
-            ),
-            Err(error) => tracing::error!(
-                run_id,
-                %error,
-                "shutdown deadline passed and the run could not be recorded; the next runner will close it"
-            ),
-        }
-    }
-}
-
-/// Keeps the latest counts of the run in progress.
-struct TrackInFlight<'a>(&'a StdMutex<Option<(i64, RunCounts)>>);
-
-impl Progress for TrackInFlight<'_> {
-    fn counts(&self, run_id: i64, counts: &RunCounts) {
-        *self.0.lock().expect("in-flight lock poisoned") = Some((run_id, counts.clone()));
-    }
-}
-
-enum Acquired {
-    Yes,
-    Busy,
-    Stopping,
-}
-
-/// Asks for the lock until it is ours, `wait` has passed, or shutdown.
-async fn acquire_within(
-    lock: &mut RunnerLock,
-    wait: Duration,
-    shutdown: &CancellationToken,
-) -> Result<Acquired, LockError> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        if lock.try_acquire().await? {
-            return Ok(Acquired::Yes);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(Acquired::Busy);
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(LOCK_RETRY_EVERY) => {}
-            _ = shutdown.cancelled() => return Ok(Acquired::Stopping),
-        }
-    }
-}
-
-async fn close_abandoned_runs(store: &Store) {
-    match store.interrupt_abandoned_runs(store::now()).await {
-        Ok(0) => {}
-        Ok(closed) => tracing::warn!(
-            closed,
-            "closed runs left `running` by a runner that died; recorded as interrupted"
-        ),
-        Err(error) => tracing::warn!(%error, "could not close abandoned runs"),
-    }
-}
-
-/// The runner lock for a CLI command (`sync`, `add`): waits up to `wait` for a daemon's
-/// unit of work to end. `None` when another runner kept it the whole time.
-pub async fn take_runner_lock(
-    url: &DatabaseUrl,
-    store: &Store,
-    wait: Duration,
-) -> Result<Option<RunnerLock>, LockError> {
-    let mut lock = RunnerLock::new(url);
-    match acquire_within(&mut lock, wait, &CancellationToken::new()).await? {
-        Acquired::Yes => {
-            close_abandoned_runs(store).await;
-            Ok(Some(lock))
-        }
-        Acquired::Busy | Acquired::Stopping => {
-            lock.close().await;
-            Ok(None)
+    fn run_ended(&self, trigger: Trigger, report: Option<&RunReport>) {
+        match report {
+            Some(report) => self.metrics.count_run(trigger.as_str(), report),
+            None => self.metrics.count_failed_run(trigger.as_str()),
         }
     }
 }

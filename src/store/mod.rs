@@ -135,6 +135,26 @@ impl Store {
         Ok(Self { db, statements })
     }
 
+    /// Opens the catalog for work (a sync, the daemon, an import). On SQLite, pending
+    /// migrations are applied (the file is the app's own); on a server they must already
+    /// be applied with `artistbot migrate`, typically by a user with more rights than the
+    /// sync user, and [`StoreError::SchemaOutdated`] says so.
+    pub async fn open(url: &DatabaseUrl, pool: PoolOptions) -> Result<Self, StoreError> {
+        let store = Self::connect(url, pool).await?;
+        let ready = if url.is_sqlite() {
+            store.migrate().await
+        } else {
+            store.ensure_schema().await
+        };
+        match ready {
+            Ok(()) => Ok(store),
+            Err(error) => {
+                store.close().await;
+                Err(error)
+            }
+        }
+    }
+
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None)

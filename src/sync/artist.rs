@@ -8,46 +8,20 @@ use tracing::Instrument;
 
 use crate::catalog::{
     AddedVia, ArtistRefresh, ArtistState, DeezerArtistEntry, DeezerMapping, NewArtist,
-    ProfileUpdate, RelatedUpdate, Source, WriteCounts,
+    ProfileUpdate, RelatedUpdate, Source,
 };
 use crate::providers::deezer::{DeezerArtist, DeezerError};
 use crate::providers::spotify::{SpotifyError, SpotifyFeature};
 
+use super::context::{ArtistOutcome, RunContext};
+use super::error::FetchError;
 use super::identity::{self, Resolution};
 use super::plan::ArtistTask;
-use super::{FetchError, RunContext};
-
-/// How one artist's refresh went.
-#[derive(Debug, Default)]
-pub(crate) struct ArtistOutcome {
-    pub name: String,
-    pub written: WriteCounts,
-    /// Some due part failed with an error.
-    pub failed: bool,
-    /// Some due part could not be done for a reason a later run gets past.
-    pub left_due: bool,
-    /// Its data must come from Deezer, where it has no match.
-    pub unmapped: bool,
-}
-
-impl ArtistOutcome {
-    pub fn summary(&self) -> &'static str {
-        if self.failed {
-            "failed"
-        } else if self.left_due {
-            "left due"
-        } else if self.unmapped {
-            "no Deezer match"
-        } else {
-            "refreshed"
-        }
-    }
-}
 
 /// Refreshes one artist. `prematched` is the outcome of the run's Deezer matching phase,
 /// when the artist went through it.
 pub(crate) async fn refresh_artist(
-    ctx: &RunContext<'_>,
+    ctx: &RunContext,
     task: ArtistTask,
     prematched: Option<DeezerMatch>,
 ) -> ArtistOutcome {
@@ -79,8 +53,8 @@ pub(crate) async fn refresh_artist(
     .await
 }
 
-struct ArtistWork<'c, 'r> {
-    ctx: &'c RunContext<'r>,
+struct ArtistWork<'c> {
+    ctx: &'c RunContext,
     task: ArtistTask,
     outcome: ArtistOutcome,
     refresh: ArtistRefresh,
@@ -91,7 +65,7 @@ struct ArtistWork<'c, 'r> {
     deezer_resolved: bool,
 }
 
-impl ArtistWork<'_, '_> {
+impl ArtistWork<'_> {
     async fn run(&mut self) {
         if self.task.tracks_due {
             self.refresh_tracks().await;
@@ -514,7 +488,7 @@ pub(crate) enum DeezerMatch {
 
 /// Matches a catalog artist on Deezer and records the outcome (mapping or why not).
 pub(crate) async fn match_on_deezer_and_save(
-    ctx: &RunContext<'_>,
+    ctx: &RunContext,
     artist: &ArtistState,
 ) -> DeezerMatch {
     let rules = identity::DoubtRules {

@@ -16,7 +16,7 @@ use crate::providers::deezer::{DeezerArtist, DeezerClient};
 use crate::providers::spotify::SpotifyClient;
 use crate::store::Store;
 
-use super::FetchError;
+use super::error::FetchError;
 
 /// How many doubtful candidates are checked through recordings (each may cost up to
 /// [`TRACKS_CHECKED`] Spotify searches).

@@ -5,6 +5,34 @@ use std::time::Duration;
 use crate::providers::http::CallCounts;
 use crate::store::runs::{RunCounts, RunStatus};
 
+/// Requests sent to one provider, by how they ended: what a run reports of its calls,
+/// in the sync's own terms (watchers of runs need not know the HTTP layer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApiCalls {
+    pub requests: u64,
+    pub ok: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    pub rate_limited: u64,
+    pub transport_errors: u64,
+    /// Requests that were retries of a failed attempt.
+    pub retries: u64,
+}
+
+impl From<CallCounts> for ApiCalls {
+    fn from(c: CallCounts) -> Self {
+        Self {
+            requests: c.requests,
+            ok: c.ok,
+            client_errors: c.client_errors,
+            server_errors: c.server_errors,
+            rate_limited: c.rate_limited,
+            transport_errors: c.transport_errors,
+            retries: c.retries,
+        }
+    }
+}
+
 /// The result of one sync run.
 #[derive(Clone, Debug)]
 pub struct RunReport {
@@ -20,8 +48,8 @@ pub struct RunReport {
     /// The first errors, verbatim.
     pub errors: Vec<String>,
     pub errors_total: u64,
-    pub spotify_calls: CallCounts,
-    pub deezer_calls: CallCounts,
+    pub spotify_calls: ApiCalls,
+    pub deezer_calls: ApiCalls,
     /// SQL statements the store sent during the run's lifetime.
     pub statements: u64,
     pub elapsed: Duration,

@@ -16,12 +16,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use artistbot::catalog::AddedVia;
+use artistbot::config::cron::CronSchedule;
 use artistbot::config::{DatabaseUrl, Settings};
 use artistbot::daemon::Daemon;
 use artistbot::daemon::health::Health;
 use artistbot::daemon::metrics::Metrics;
 use artistbot::daemon::runner::Runner;
-use artistbot::daemon::schedule::{CronSchedule, ScheduledRefresh, Scheduler, TickOutcome};
+use artistbot::daemon::schedule::{ScheduledRefresh, Scheduler, TickOutcome};
 use artistbot::names::{ArtistRef, name_key};
 use artistbot::store::lock::RunnerLock;
 use artistbot::store::requests::RequestStatus;

@@ -1,0 +1,208 @@
+//! What every artist's work within one run shares: the provider clients, the run's
+//! clock, the namesakes in the catalog, the allowance of new artists, and the running
+//! tally that becomes the [`RunReport`]. One artist's result is an [`ArtistOutcome`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use super::error::FetchError;
+use super::report::RunReport;
+use super::spotify_state::save_spotify_access;
+use crate::catalog::WriteCounts;
+use crate::config::Settings;
+use crate::providers::deezer::DeezerClient;
+use crate::providers::spotify::{SpotifyAccess, SpotifyClient, SpotifyError};
+use crate::store::Store;
+use crate::store::runs::{RunCounts, RunStatus};
+
+/// Shared by every artist's work within one run.
+pub(crate) struct RunContext {
+    pub(crate) store: Store,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) spotify: SpotifyClient,
+    pub(crate) deezer: DeezerClient,
+    pub(crate) now: NaiveDateTime,
+    /// Catalog artists per folded name: more than one means namesakes.
+    pub(crate) homonyms: HashMap<String, usize>,
+    /// New artists this run may still add through related artists.
+    pub(crate) new_artist_slots: AtomicI64,
+    pub(crate) tally: Mutex<Tally>,
+    /// What Spotify allowed as last saved, so only a change is written back.
+    pub(crate) persisted_access: Arc<Mutex<Option<SpotifyAccess>>>,
+    pub(crate) run_id: i64,
+}
+
+/// Running totals of a run.
+#[derive(Default)]
+pub(crate) struct Tally {
+    pub(crate) counts: RunCounts,
+    errors: Vec<String>,
+    errors_total: u64,
+    stop_reasons: BTreeSet<String>,
+    left_due: u64,
+    configuration_error: Option<String>,
+}
+
+/// Errors kept verbatim in the run summary; the rest are only counted.
+const ERRORS_KEPT: usize = 20;
+
+impl RunContext {
+    pub(crate) fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.tally.lock().expect("tally lock poisoned")
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Takes one slot for a new catalog artist; `false` when the run's allowance or the
+    /// catalog's size limit is reached.
+    pub(crate) fn take_new_artist_slot(&self) -> bool {
+        if self.new_artist_slots.fetch_sub(1, Ordering::SeqCst) <= 0 {
+            self.new_artist_slots.fetch_add(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn has_new_artist_slot(&self) -> bool {
+        self.new_artist_slots.load(Ordering::SeqCst) > 0
+    }
+
+    pub(crate) fn return_new_artist_slot(&self) {
+        self.new_artist_slots.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Logs an error once and keeps it for the run summary.
+    pub(crate) fn note_error(&self, error: &FetchError, artist: &str) {
+        let mut tally = self.tally();
+        if matches!(
+            error,
+            FetchError::Spotify(SpotifyError::BadCredentials(_) | SpotifyError::Forbidden(_))
+        ) && tally.configuration_error.is_none()
+        {
+            tally.configuration_error = Some(error.to_string());
+        }
+        if error.is_stop() {
+            tally.stop_reasons.insert(error.to_string());
+            return;
+        }
+        tally.errors_total += 1;
+        tracing::warn!(artist, %error, "fetch failed; stored data kept");
+        if tally.errors.len() < ERRORS_KEPT {
+            tally.errors.push(format!("{artist}: {error}"));
+        }
+    }
+
+    pub(crate) fn absorb(&self, outcome: &ArtistOutcome) {
+        let mut tally = self.tally();
+        let counts = &mut tally.counts;
+        counts.profiles_written += outcome.written.profiles;
+        counts.top_tracks_written += outcome.written.top_tracks;
+        counts.related_written += outcome.written.related;
+        counts.artists_added += outcome.written.artists_added;
+        if outcome.failed {
+            counts.artists_failed += 1;
+        } else if outcome.left_due {
+            tally.left_due += 1;
+        } else {
+            counts.artists_refreshed += 1;
+        }
+        if outcome.unmapped {
+            tally.counts.artists_unmapped += 1;
+        }
+    }
+
+    pub(crate) fn counts(&self) -> RunCounts {
+        let mut counts = self.tally().counts.clone();
+        counts.spotify_calls = self.spotify.api_calls().requests;
+        counts.deezer_calls = self.deezer.calls().requests;
+        counts
+    }
+
+    /// Saves what Spotify allowed when it changed since the last save, so a quota block
+    /// or a refused endpoint is honoured by the next run even if this one is killed.
+    pub(crate) async fn persist_spotify_access(&self) {
+        save_spotify_access(&self.store, self.spotify.access(), &self.persisted_access).await;
+    }
+
+    pub(crate) fn finish(self, interrupted: bool) -> RunReport {
+        let counts = self.counts();
+        let spotify_calls = self.spotify.api_calls().into();
+        let deezer_calls = self.deezer.calls().into();
+        let tally = self.tally.into_inner().expect("tally lock poisoned");
+        let unfinished =
+            counts.artists_due > counts.artists_refreshed + counts.artists_failed + tally.left_due;
+        let status = if interrupted {
+            RunStatus::Interrupted
+        } else if tally.left_due > 0 || counts.artists_failed > 0 || unfinished {
+            RunStatus::Partial
+        } else {
+            RunStatus::Completed
+        };
+        let stop_reason = if interrupted {
+            Some("interrupted".to_owned())
+        } else if tally.stop_reasons.is_empty() {
+            (counts.artists_failed > 0)
+                .then(|| format!("{} artists failed; they stay due", counts.artists_failed))
+        } else {
+            Some(
+                tally
+                    .stop_reasons
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        };
+        RunReport {
+            run_id: self.run_id,
+            status,
+            counts,
+            left_due: tally.left_due,
+            stop_reason,
+            configuration_error: tally.configuration_error,
+            errors: tally.errors,
+            errors_total: tally.errors_total,
+            spotify_calls,
+            deezer_calls,
+            statements: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+/// How one artist's refresh went.
+#[derive(Debug, Default)]
+pub(crate) struct ArtistOutcome {
+    pub name: String,
+    pub written: WriteCounts,
+    /// Some due part failed with an error.
+    pub failed: bool,
+    /// Some due part could not be done for a reason a later run gets past.
+    pub left_due: bool,
+    /// Its data must come from Deezer, where it has no match.
+    pub unmapped: bool,
+}
+
+impl ArtistOutcome {
+    pub fn summary(&self) -> &'static str {
+        if self.failed {
+            "failed"
+        } else if self.left_due {
+            "left due"
+        } else if self.unmapped {
+            "no Deezer match"
+        } else {
+            "refreshed"
+        }
+    }
+}

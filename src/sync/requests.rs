@@ -1,0 +1,259 @@
+//! The request queue's unit of work: names users asked for that the catalog did not
+//! know (recorded by the skill endpoint in `artist_requests`), onboarded a batch at a
+//! time through the one onboarding flow ([`super::onboard::onboard`]).
+//!
+//! Each due request is resolved the way `artistbot add` resolves a name (the user's
+//! spelling becomes an alias), and the artists added get their top tracks and related
+//! artists right away. A name that resolves to nothing is marked not found and tried
+//! again after growing delays (`REQUEST_RETRY_DELAY`, then four times longer each time)
+//! until `REQUEST_MAX_ATTEMPTS`; a name already in the catalog under another spelling
+//! only gets the alias. While Spotify cannot be called (blocked, budget spent, not
+//! configured) requests wait without using up their tries.
+//!
+//! Every batch is a unit of work of the [`Runner`], so it never runs alongside a refresh
+//! (in this process or another). The daemon decides when to call it and counts what it
+//! reports.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use super::onboard::{AddOutcome, onboard};
+use super::progress::NoProgress;
+use super::report::ApiCalls;
+use super::runner::{Begin, Runner, SlotWait};
+use crate::catalog::AddedVia;
+use crate::config::DaemonSettings;
+use crate::names::{ArtistRef, parse_artist_ref};
+use crate::store::requests::{ArtistRequest, RequestStatus};
+use crate::store::{self, Store, StoreError};
+
+/// What one batch did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueBatch {
+    /// Requests resolved to a catalog artist (added or already there).
+    pub resolved: u64,
+    pub not_found: u64,
+    pub failed: u64,
+    /// Artists added and refreshed right away.
+    pub added: Vec<String>,
+    /// How each request handled ended: `added`, `already_present`, `not_found`, `failed`.
+    pub handled: Vec<&'static str>,
+    /// Spotify calls spent resolving the names.
+    pub spotify_calls: ApiCalls,
+    /// Why nothing was tried, if so.
+    pub skipped: Option<&'static str>,
+}
+
+/// One batch: onboards the requests due now, at most `QUEUE_BATCH` of them.
+/// `last_wait_reason` keeps "Spotify is blocked" from being logged at every poll.
+pub async fn onboard_due_requests(
+    runner: &Runner,
+    last_wait_reason: &Mutex<Option<String>>,
+) -> QueueBatch {
+    let store = runner.store();
+    let batch = runner.settings().daemon.queue_batch as u64;
+    // Looked at without the lock first: an empty queue, the usual case, costs one query
+    // and never contends with another runner's lock.
+    match store.due_requests(store::now(), batch).await {
+        Ok(due) if due.is_empty() => {
+            runner.observer().database_ok();
+            return skipped("nothing due");
+        }
+        Ok(_) => runner.observer().database_ok(),
+        Err(error) => {
+            runner.observer().database_failed(&error.to_string());
+            return skipped("database unavailable");
+        }
+    }
+    let mut unit = match runner.begin(SlotWait::Try, Duration::ZERO).await {
+        Begin::Began(unit) => unit,
+        Begin::SlotBusy => return skipped("this process is refreshing"),
+        Begin::LockBusy => return skipped("another runner is working"),
+        Begin::Stopping => return skipped("stopping"),
+        Begin::Failed(_) => return skipped("runner lock unavailable"),
+    };
+    let span = tracing::info_span!("request_queue");
+    let outcome = unit
+        .guarded(tracing::Instrument::instrument(
+            onboard_batch(runner, last_wait_reason),
+            span,
+        ))
+        .await;
+    unit.finish().await;
+    match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            runner.observer().database_failed(&error.to_string());
+            skipped("database unavailable")
+        }
+    }
+}
+
+fn skipped(why: &'static str) -> QueueBatch {
+    QueueBatch {
+        skipped: Some(why),
+        ..Default::default()
+    }
+}
+
+async fn onboard_batch(
+    runner: &Runner,
+    last_wait_reason: &Mutex<Option<String>>,
+) -> Result<QueueBatch, StoreError> {
+    let store = runner.store();
+    let settings = &runner.settings().daemon;
+    let now = store::now();
+    // Read again under the lock: another runner may have done them meanwhile.
+    let due = store.due_requests(now, settings.queue_batch as u64).await?;
+    if due.is_empty() {
+        return Ok(skipped("nothing due"));
+    }
+    let (spotify, _) = runner.engine().clients(now).await?;
+    if let Some(reason) = spotify.unusable() {
+        let reason = reason.to_string();
+        let mut last = last_wait_reason.lock().expect("wait-reason lock poisoned");
+        if last.as_deref() != Some(reason.as_str()) {
+            tracing::warn!(%reason, waiting = due.len(), "requests wait: Spotify cannot be called");
+            *last = Some(reason);
+        }
+        return Ok(skipped("Spotify cannot be called"));
+    }
+    *last_wait_reason.lock().expect("wait-reason lock poisoned") = None;
+
+    let mut batch = QueueBatch::default();
+    let mut asked: Vec<(&ArtistRequest, ArtistRef)> = Vec::new();
+    for request in &due {
+        match parse_artist_ref(&request.query) {
+            Some(input) => asked.push((request, input)),
+            None => {
+                // A blank spelling cannot become anything; the skill never records one.
+                let attempts = request.attempts.saturating_add(1);
+                store
+                    .miss_request(
+                        &request.query_key,
+                        RequestStatus::NotFound,
+                        attempts,
+                        None,
+                        Some("blank"),
+                    )
+                    .await?;
+                batch.not_found += 1;
+                batch.handled.push("not_found");
+            }
+        }
+    }
+    let inputs: Vec<ArtistRef> = asked.iter().map(|(_, input)| input.clone()).collect();
+    let onboarded = onboard(
+        runner,
+        &spotify,
+        &inputs,
+        AddedVia::Request,
+        Some(&NoProgress),
+    )
+    .await?;
+    batch.spotify_calls = onboarded.resolution_calls;
+    for ((request, _), outcome) in asked.iter().zip(&onboarded.outcomes) {
+        let attempts = request.attempts.saturating_add(1);
+        match outcome {
+            AddOutcome::Added { id, name, alias } => {
+                tracing::info!(query = %request.query, %id, %name, ?alias, "requested artist added");
+                alias_the_request(store, &request.query, id).await?;
+                store
+                    .resolve_request(&request.query_key, id, attempts, store::now())
+                    .await?;
+                batch.handled.push("added");
+                batch.resolved += 1;
+                batch.added.push(id.clone());
+            }
+            AddOutcome::AlreadyPresent { id, name, alias } => {
+                tracing::info!(query = %request.query, %id, %name, ?alias, "requested name is a catalog artist");
+                alias_the_request(store, &request.query, id).await?;
+                store
+                    .resolve_request(&request.query_key, id, attempts, store::now())
+                    .await?;
+                batch.handled.push("already_present");
+                batch.resolved += 1;
+            }
+            AddOutcome::NotFound { suggestions, .. } => {
+                let retry_at = retry_time(request, attempts, settings, store::now());
+                let detail = if suggestions.is_empty() {
+                    "Spotify has no such artist".to_owned()
+                } else {
+                    format!("no exact match; closest: {}", suggestions.join(", "))
+                };
+                tracing::info!(query = %request.query, attempts, ?retry_at, "requested name not found");
+                store
+                    .miss_request(
+                        &request.query_key,
+                        RequestStatus::NotFound,
+                        attempts,
+                        retry_at,
+                        Some(&detail),
+                    )
+                    .await?;
+                batch.handled.push("not_found");
+                batch.not_found += 1;
+            }
+            AddOutcome::Failed { error, .. } => {
+                if onboarded.spotify_stopped.is_some() {
+                    // Blocked or out of budget mid-batch: not this name's fault, so it
+                    // keeps its tries and waits with the rest.
+                    tracing::warn!(query = %request.query, %error, "requests wait: Spotify stopped answering");
+                    continue;
+                }
+                let retry_at = retry_time(request, attempts, settings, store::now());
+                tracing::warn!(query = %request.query, %error, attempts, ?retry_at, "onboarding a requested name failed");
+                store
+                    .miss_request(
+                        &request.query_key,
+                        RequestStatus::Failed,
+                        attempts,
+                        retry_at,
+                        Some(error),
+                    )
+                    .await?;
+                batch.handled.push("failed");
+                batch.failed += 1;
+            }
+        }
+    }
+    if let Some(Err(error)) = &onboarded.refresh {
+        tracing::warn!(%error, "the added artists stay due for the next run");
+    }
+    Ok(batch)
+}
+
+/// When a missed request is tried again: `REQUEST_RETRY_DELAY` after the first miss,
+/// four times longer after each further one; `None` once the tries are used up.
+fn retry_time(
+    request: &ArtistRequest,
+    attempts: u32,
+    settings: &DaemonSettings,
+    now: NaiveDateTime,
+) -> Option<NaiveDateTime> {
+    if attempts >= settings.request_max_attempts {
+        tracing::info!(query = %request.query, attempts, "giving up on a requested name");
+        return None;
+    }
+    let factor = 4u32.saturating_pow(attempts.saturating_sub(1));
+    let delay = settings
+        .request_retry_delay
+        .saturating_mul(factor)
+        .min(MAX_RETRY_DELAY);
+    chrono::Duration::from_std(delay).ok().map(|d| now + d)
+}
+
+/// No retry waits longer than this, however many tries came before.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Makes the exact text users asked with lead to the artist from now on, whatever it
+/// was (a Hangul spelling, a Spotify link): otherwise the skill would keep missing it.
+/// An alias that already leads somewhere is left alone.
+async fn alias_the_request(store: &Store, query: &str, artist_id: &str) -> Result<(), StoreError> {
+    store
+        .add_alias(query, artist_id, "request", store::now())
+        .await
+        .map(|_| ())
+}
