@@ -59,29 +59,90 @@ impl DatabaseUrl {
         self.0.starts_with("sqlite:")
     }
 
+    /// Where the user information ends: the last `@` of the URL. A password may hold
+    /// `/`, `@`, `:` or `?` unencoded, so nothing before that `@` is taken for the host;
+    /// should the query hold an `@`, more is hidden than needed, never less.
+    fn user_info(&self) -> Option<(usize, &str)> {
+        let start = self.0.find("://")? + 3;
+        let at = self.0.rfind('@').filter(|at| *at >= start)?;
+        Some((start, &self.0[start..at]))
+    }
+
+    /// The password as written in the URL, if there is one.
+    fn password(&self) -> Option<&str> {
+        let (_, user_info) = self.user_info()?;
+        let (_, password) = user_info.split_once(':')?;
+        (!password.is_empty()).then_some(password)
+    }
+
     /// The URL with any password replaced by `***`, safe to log.
     pub fn redacted(&self) -> String {
         let url = &self.0;
-        let Some(scheme_end) = url.find("://") else {
+        let Some((start, user_info)) = self.user_info() else {
             return url.clone();
         };
-        let rest = &url[scheme_end + 3..];
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let user_info = &authority[..at];
-                let user = user_info.split(':').next().unwrap_or("");
-                let masked = if user_info.contains(':') {
-                    format!("{user}:***")
-                } else {
-                    user.to_owned()
-                };
-                format!("{}{}@{}", &url[..scheme_end + 3], masked, &rest[at + 1..])
-            }
+        let end = start + user_info.len();
+        match user_info.split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..start], &url[end..]),
             None => url.clone(),
         }
     }
+
+    /// `message` with this URL and its password (as written, percent-decoded, and
+    /// percent-encoded: a driver may quote any of them) replaced, for error messages
+    /// that quote the connection string.
+    pub fn scrub(&self, message: &str) -> String {
+        let mut scrubbed = message.replace(&self.0, &self.redacted());
+        if let Some(password) = self.password() {
+            let mut forms = vec![
+                password.to_owned(),
+                percent_decode(password),
+                percent_encode(password),
+            ];
+            // Longest first, so a form containing another is replaced whole.
+            forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+            for form in forms.iter().filter(|form| !form.is_empty()) {
+                scrubbed = scrubbed.replace(form.as_str(), "***");
+            }
+        }
+        scrubbed
+    }
+}
+
+/// `%XX` escapes decoded (invalid ones kept as they are); the result as lossy UTF-8.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(high), Some(low)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((high * 16 + low) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Everything but unreserved characters percent-encoded, as a URL's user information
+/// would carry it.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -549,6 +610,26 @@ mod tests {
         assert!(!format!("{url:?}").contains("p4ss"));
         let no_password = DatabaseUrl::new("mysql://root@127.0.0.1:3306/test");
         assert_eq!(no_password.to_string(), "mysql://root@127.0.0.1:3306/test");
+    }
+
+    #[test]
+    fn passwords_with_url_characters_are_masked_and_scrubbed_whole() {
+        for password in ["pa/ss", "p@ss:w/rd", "a%2Fb", "50%off?x", "sl/ash@at"] {
+            let url = DatabaseUrl::new(format!("mysql://sync:{password}@db.local:3306/artistbot"));
+            let shown = url.to_string();
+            assert_eq!(shown, "mysql://sync:***@db.local:3306/artistbot", "{password}");
+            let message = format!(
+                "cannot parse {} (password {password}, decoded {}, encoded {})",
+                url.expose(),
+                percent_decode(password),
+                percent_encode(password)
+            );
+            let scrubbed = url.scrub(&message);
+            assert!(!scrubbed.contains(password), "{scrubbed}");
+            assert!(!scrubbed.contains(&percent_decode(password)), "{scrubbed}");
+            assert!(!scrubbed.contains(&percent_encode(password)), "{scrubbed}");
+            assert!(scrubbed.contains("mysql://sync:***@db.local"), "{scrubbed}");
+        }
     }
 
     #[test]

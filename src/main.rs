@@ -108,8 +108,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("artistbot: {error:#}");
+            let described = telemetry::describe_error(&error);
+            tracing::error!("{described}");
+            eprintln!("artistbot: {described}");
             ExitCode::from(1)
         }
     }

@@ -83,3 +83,39 @@ pub fn init(
         _file_writer: guard,
     })
 }
+
+/// A failure in one line for a person: the error and each cause it keeps, each said
+/// once. Errors here show their cause in their own message too (so a log line with only
+/// the error still says why), so a cause already said is not repeated.
+pub fn describe_error(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the catalog: {0}")]
+    struct Says(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::other("disk on fire");
+        let error = anyhow::Error::new(Says(io)).context("sync failed");
+        assert_eq!(
+            describe_error(&error),
+            "sync failed: reading the catalog: disk on fire"
+        );
+        let plain = anyhow::anyhow!("no cause");
+        assert_eq!(describe_error(&plain), "no cause");
+    }
+}

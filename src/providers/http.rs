@@ -3,8 +3,9 @@
 //! It owns, in this order per attempt: the provider-down breaker, the call budget, the
 //! client-side rate limiter, the request timeout, reading the body, and then asks the
 //! provider's classifier what the answer means. Transport errors, timeouts and answers
-//! the classifier calls retryable are retried with bounded exponential backoff and full
-//! jitter; a `Retry-After` is honoured up to [`HttpSettings::max_retry_after`] and a
+//! the classifier calls retryable are retried with bounded exponential backoff and equal
+//! jitter (half of each delay fixed, half random: callers that failed together spread
+//! out, and none retries at once); a `Retry-After` is honoured up to [`HttpSettings::max_retry_after`] and a
 //! longer one is handed back to the caller (for Spotify that is a quota block, not a
 //! reason to sleep for hours). The number of attempts is bounded, always.
 
@@ -391,8 +392,9 @@ impl Upstream {
         }
     }
 
-    /// Exponential backoff with full jitter, capped: attempt 1 waits up to `base`,
-    /// attempt 2 up to `2 * base`, and so on, never more than `backoff_max`.
+    /// Exponential backoff with equal jitter, capped: attempt 1 waits between half of
+    /// `base` and `base`, attempt 2 between `base` and `2 * base`, and so on, never more
+    /// than `backoff_max`.
     fn backoff(&self, attempt: u32) -> Duration {
         let ceiling = self
             .policy

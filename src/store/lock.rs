@@ -29,12 +29,21 @@ use crate::config::DatabaseUrl;
 /// Why the lock could not be asked for (as opposed to: another runner holds it).
 #[derive(Debug, Error)]
 pub enum LockError {
+    /// Scrubbed text only: the driver's error may quote the password.
     #[error("cannot reach the database for the runner lock: {0}")]
     Connect(String),
     #[error("the runner lock query failed: {0}")]
-    Query(String),
-    #[error("the runner lock file {path}: {message}")]
-    File { path: String, message: String },
+    Query(#[source] sqlx::Error),
+    #[error("the runner lock query got no answer within {LOCK_IO_TIMEOUT:?}")]
+    TimedOut,
+    #[error("GET_LOCK answered NULL (an error on the server)")]
+    Refused,
+    #[error("the runner lock file {path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Every round trip on the lock connection is bounded: a database that stopped
@@ -139,11 +148,11 @@ impl RunnerLock {
                     Ok(Err(error)) => {
                         // Closing the session releases whatever it held.
                         *session = None;
-                        Err(LockError::Query(error.to_string()))
+                        Err(LockError::Query(error))
                     }
                     Err(_) => {
                         *session = None;
-                        Err(LockError::Query("no answer in time".into()))
+                        Err(LockError::TimedOut)
                     }
                 }
             }
@@ -178,8 +187,8 @@ impl RunnerLock {
                 .fetch_one(&mut open.connection);
                 let answer = match tokio::time::timeout(LOCK_IO_TIMEOUT, query).await {
                     Ok(Ok(owned)) => Ok(owned == Some(1)),
-                    Ok(Err(error)) => Err(LockError::Query(error.to_string())),
-                    Err(_) => Err(LockError::Query("no answer in time".into())),
+                    Ok(Err(error)) => Err(LockError::Query(error)),
+                    Err(_) => Err(LockError::TimedOut),
                 };
                 if !matches!(answer, Ok(true)) {
                     // Whatever happened, this session no longer proves anything.
@@ -208,11 +217,11 @@ impl RunnerLock {
                     Ok(Ok(owner)) => Ok(owner.is_some()),
                     Ok(Err(error)) => {
                         *session = None;
-                        Err(LockError::Query(error.to_string()))
+                        Err(LockError::Query(error))
                     }
                     Err(_) => {
                         *session = None;
-                        Err(LockError::Query("no answer in time".into()))
+                        Err(LockError::TimedOut)
                     }
                 }
             }
@@ -248,7 +257,7 @@ async fn mysql_get_lock(
 ) -> Result<bool, LockError> {
     let had_session = session.is_some();
     match get_lock_once(url, session).await {
-        Err(LockError::Query(_)) if had_session => get_lock_once(url, session).await,
+        Err(LockError::Query(_) | LockError::TimedOut) if had_session => get_lock_once(url, session).await,
         result => result,
     }
 }
@@ -268,15 +277,15 @@ async fn get_lock_once(
         Ok(Ok(Some(_))) => Ok(false),
         Ok(Ok(None)) => {
             *session = None;
-            Err(LockError::Query("GET_LOCK returned NULL".into()))
+            Err(LockError::Refused)
         }
         Ok(Err(error)) => {
             *session = None;
-            Err(LockError::Query(error.to_string()))
+            Err(LockError::Query(error))
         }
         Err(_) => {
             *session = None;
-            Err(LockError::Query("no answer in time".into()))
+            Err(LockError::TimedOut)
         }
     }
 }
@@ -289,15 +298,15 @@ async fn mysql_session<'a>(
         let connect = MySqlConnection::connect(url.expose());
         let mut connection = match tokio::time::timeout(LOCK_IO_TIMEOUT, connect).await {
             Ok(Ok(connection)) => connection,
-            Ok(Err(error)) => return Err(LockError::Connect(scrub(&error.to_string(), url))),
+            Ok(Err(error)) => return Err(LockError::Connect(url.scrub(&error.to_string()))),
             Err(_) => return Err(LockError::Connect("no answer in time".into())),
         };
         let database =
             sqlx::query_scalar::<_, Option<String>>("SELECT DATABASE()").fetch_one(&mut connection);
         let database = match tokio::time::timeout(LOCK_IO_TIMEOUT, database).await {
             Ok(Ok(name)) => name.unwrap_or_default(),
-            Ok(Err(error)) => return Err(LockError::Query(error.to_string())),
-            Err(_) => return Err(LockError::Query("no answer in time".into())),
+            Ok(Err(error)) => return Err(LockError::Query(error)),
+            Err(_) => return Err(LockError::TimedOut),
         };
         *session = Some(MySqlSession {
             connection,
@@ -344,7 +353,7 @@ fn file_try_lock(path: &Path, file: &mut Option<File>) -> Result<bool, LockError
 fn file_error(path: &Path, error: std::io::Error) -> LockError {
     LockError::File {
         path: path.display().to_string(),
-        message: error.to_string(),
+        source: error,
     }
 }
 
@@ -368,10 +377,6 @@ pub fn lock_file_for(database: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Removes the password of `url` from a driver message, should it quote the URL.
-fn scrub(message: &str, url: &DatabaseUrl) -> String {
-    message.replace(url.expose(), &url.redacted())
-}
 
 #[cfg(test)]
 mod tests {

@@ -32,14 +32,18 @@ use thiserror::Error;
 
 use crate::config::DatabaseUrl;
 
+/// A database failure. Each message names what the store was doing and says why.
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// The driver's own error may quote the connection string, password included, so
+    /// only its scrubbed text is kept, not the error itself.
     #[error("cannot connect to the database {url}: {message}")]
     Connect { url: String, message: String },
-    #[error("database error while {doing}: {message}")]
+    #[error("database error while {doing}: {source}")]
     Query {
         doing: &'static str,
-        message: String,
+        #[source]
+        source: DbErr,
     },
     #[error("the database schema is not up to date: run `artistbot migrate`")]
     SchemaOutdated,
@@ -47,10 +51,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn query(doing: &'static str) -> impl FnOnce(DbErr) -> StoreError {
-        move |error| StoreError::Query {
-            doing,
-            message: error.to_string(),
-        }
+        move |source| StoreError::Query { doing, source }
     }
 }
 
@@ -125,7 +126,7 @@ impl Store {
             .await
             .map_err(|error| StoreError::Connect {
                 url: url.redacted(),
-                message: scrub(&error.to_string(), url),
+                message: url.scrub(&error.to_string()),
             })?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
@@ -217,24 +218,6 @@ impl Store {
 /// value read back compares equal to the value written.
 pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(0)
-}
-
-/// Removes the password of `url` from an error message, should a driver quote it.
-fn scrub(message: &str, url: &DatabaseUrl) -> String {
-    let raw = url.expose();
-    let password = raw
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split('/').next())
-        .and_then(|authority| authority.rsplit_once('@'))
-        .and_then(|(user_info, _)| user_info.split_once(':'))
-        .map(|(_, password)| password)
-        .filter(|p| !p.is_empty());
-    match password {
-        Some(password) => message
-            .replace(raw, &url.redacted())
-            .replace(password, "***"),
-        None => message.to_owned(),
-    }
 }
 
 /// Placeholder list for `IN (...)` chunks: both backends accept thousands of parameters,

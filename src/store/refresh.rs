@@ -152,9 +152,10 @@ fn refresh_transaction_options(backend: DbBackend) -> TransactionOptions {
 
 /// Deadlock (1213), lock wait timeout (1205), or SQLite's "database is locked".
 fn is_lock_conflict(error: &StoreError) -> bool {
-    let StoreError::Query { message, .. } = error else {
+    let StoreError::Query { source, .. } = error else {
         return false;
     };
+    let message = source.to_string();
     [
         "1213",
         "1205",

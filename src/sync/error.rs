@@ -2,6 +2,8 @@
 //! run counts and carries on from) and a run that could not happen at all
 //! ([`SyncError`]).
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 use crate::providers::deezer::DeezerError;
@@ -9,19 +11,20 @@ use crate::providers::spotify::SpotifyError;
 use crate::store::StoreError;
 
 /// A failure to fetch one artist's data.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[derive(Debug, Error, Clone)]
 pub enum FetchError {
     #[error(transparent)]
     Spotify(#[from] SpotifyError),
     #[error(transparent)]
     Deezer(#[from] DeezerError),
-    #[error("{0}")]
-    Store(String),
+    /// Shared, so one database failure can be told to every artist it stopped.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
 }
 
 impl From<StoreError> for FetchError {
     fn from(error: StoreError) -> Self {
-        FetchError::Store(error.to_string())
+        FetchError::Store(Arc::new(error))
     }
 }
 
