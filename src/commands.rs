@@ -22,7 +22,7 @@ use crate::sync::runner::{Begin, Runner, SlotWait, Unit, Unwatched};
 use crate::sync::{Progress, RunOptions, RunReport, SyncEngine, Trigger};
 
 /// Opens the catalog for a command's work (see [`Store::open`]).
-pub async fn open_store(settings: &Settings) -> Result<Store> {
+pub(crate) async fn open_store(settings: &Settings) -> Result<Store> {
     let pool = PoolOptions::for_workers(settings.sync.concurrency);
     Ok(Store::open(&settings.database_url, pool).await?)
 }
@@ -394,7 +394,7 @@ fn print_report(report: &RunReport) {
 /// A token cancelled by the first Ctrl-C or SIGTERM (in-flight artists finish); a second
 /// signal exits at once (every artist's writes are one transaction, so the database
 /// stays consistent).
-pub fn stop_on_ctrl_c() -> CancellationToken {
+pub(crate) fn stop_on_ctrl_c() -> CancellationToken {
     let token = CancellationToken::new();
     let trigger = token.clone();
     tokio::spawn(async move {
@@ -409,7 +409,7 @@ pub fn stop_on_ctrl_c() -> CancellationToken {
 }
 
 /// Waits for Ctrl-C or (on Unix) SIGTERM.
-pub async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -17,15 +17,15 @@ use thiserror::Error;
 
 /// A value that must never reach a log line or an error message.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
 
     /// The raw value, for the one place that sends it (an HTTP header, a connection).
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -51,11 +51,11 @@ impl DatabaseUrl {
         Self(url.into())
     }
 
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
-    pub fn is_sqlite(&self) -> bool {
+    pub(crate) fn is_sqlite(&self) -> bool {
         self.0.starts_with("sqlite:")
     }
 
@@ -76,7 +76,7 @@ impl DatabaseUrl {
     }
 
     /// The URL with any password replaced by `***`, safe to log.
-    pub fn redacted(&self) -> String {
+    pub(crate) fn redacted(&self) -> String {
         let url = &self.0;
         let Some((start, user_info)) = self.user_info() else {
             return url.clone();
@@ -91,10 +91,10 @@ impl DatabaseUrl {
     /// `message` with this URL and its password (as written, percent-decoded, and
     /// percent-encoded: a driver may quote any of them) replaced, for error messages
     /// that quote the connection string.
-    pub fn scrub(&self, message: &str) -> String {
+    pub(crate) fn scrub(&self, message: &str) -> String {
         let mut scrubbed = message.replace(&self.0, &self.redacted());
         if let Some(password) = self.password() {
-            let mut forms = vec![
+            let mut forms = [
                 password.to_owned(),
                 percent_decode(password),
                 percent_encode(password),
@@ -159,60 +159,60 @@ impl fmt::Display for DatabaseUrl {
 
 /// Spotify client-credentials app.
 #[derive(Clone, Debug)]
-pub struct SpotifyCredentials {
-    pub client_id: String,
-    pub client_secret: Secret,
+pub(crate) struct SpotifyCredentials {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Secret,
 }
 
 /// How many requests a provider may receive in a sliding window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimit {
-    pub max_requests: u32,
-    pub window: Duration,
+pub(crate) struct RateLimit {
+    pub(crate) max_requests: u32,
+    pub(crate) window: Duration,
 }
 
 /// The one retry/timeout policy every outbound call follows.
 #[derive(Clone, Copy, Debug)]
-pub struct HttpSettings {
+pub(crate) struct HttpSettings {
     /// Whole-request timeout (connect, send, read the body).
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Attempts per call, the first included.
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// First backoff delay; doubled per attempt, with jitter.
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
     /// A `Retry-After` up to this long is waited out; a longer one is a block.
-    pub max_retry_after: Duration,
+    pub(crate) max_retry_after: Duration,
     /// Calls that failed after all retries, in a row, before a provider counts as down
     /// for the rest of the run.
-    pub failures_before_down: u32,
+    pub(crate) failures_before_down: u32,
 }
 
 /// What a refresh run does and how much it may spend.
 #[derive(Clone, Debug)]
-pub struct SyncSettings {
-    pub profile_max_age: Duration,
-    pub tracks_max_age: Duration,
-    pub related_max_age: Duration,
+pub(crate) struct SyncSettings {
+    pub(crate) profile_max_age: Duration,
+    pub(crate) tracks_max_age: Duration,
+    pub(crate) related_max_age: Duration,
     /// Artists worked on at the same time.
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Spotify calls one run may make.
-    pub spotify_run_budget: u32,
+    pub(crate) spotify_run_budget: u32,
     /// Spotify calls all runs together may make in 24 hours (the quota is per day).
-    pub spotify_daily_budget: u32,
+    pub(crate) spotify_daily_budget: u32,
     /// The catalog stops growing through related artists at this size.
-    pub max_catalog_artists: u64,
+    pub(crate) max_catalog_artists: u64,
     /// New artists one run may add through related artists.
-    pub max_new_artists_per_run: u32,
+    pub(crate) max_new_artists_per_run: u32,
     /// How long an artist that could not be matched on Deezer waits before another try.
-    pub deezer_remap_after: Duration,
+    pub(crate) deezer_remap_after: Duration,
     /// How long an endpoint Spotify refused stays unused before it is tried again.
-    pub spotify_recheck_after: Duration,
-    pub tracks_kept: usize,
-    pub related_kept: usize,
+    pub(crate) spotify_recheck_after: Duration,
+    pub(crate) tracks_kept: usize,
+    pub(crate) related_kept: usize,
     /// A lone Deezer name match with fewer fans than this is confirmed by a recording
     /// before it is trusted.
-    pub confirm_below_fans: i64,
+    pub(crate) confirm_below_fans: i64,
 }
 
 /// What `artistbot daemon` does and when.
@@ -241,15 +241,15 @@ pub struct DaemonSettings {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub database_url: DatabaseUrl,
-    pub spotify: Option<SpotifyCredentials>,
-    pub spotify_api_url: String,
-    pub spotify_auth_url: String,
-    pub spotify_market: String,
-    pub spotify_rate: RateLimit,
-    pub deezer_api_url: String,
-    pub deezer_rate: RateLimit,
-    pub http: HttpSettings,
-    pub sync: SyncSettings,
+    pub(crate) spotify: Option<SpotifyCredentials>,
+    pub(crate) spotify_api_url: String,
+    pub(crate) spotify_auth_url: String,
+    pub(crate) spotify_market: String,
+    pub(crate) spotify_rate: RateLimit,
+    pub(crate) deezer_api_url: String,
+    pub(crate) deezer_rate: RateLimit,
+    pub(crate) http: HttpSettings,
+    pub(crate) sync: SyncSettings,
     pub log_dir: Option<PathBuf>,
     pub log_files_kept: usize,
     pub daemon: DaemonSettings,
@@ -260,33 +260,33 @@ pub struct Settings {
 #[derive(Clone, Debug)]
 pub struct SkillSettings {
     /// `BIND_ADDR`: where `artistbot serve` listens.
-    pub bind_addr: SocketAddr,
+    pub(crate) bind_addr: SocketAddr,
     /// `SKILL_SECRET`: when set, every `POST /skill` must carry it in [`Self::secret_header`].
-    pub secret: Option<Secret>,
+    pub(crate) secret: Option<Secret>,
     /// `SKILL_SECRET_HEADER`: the header carrying the secret (Open Builder's "헤더값 입력").
-    pub secret_header: String,
+    pub(crate) secret_header: String,
     /// `SKILL_BOT_IDS`: when not empty, requests from other `bot.id`s are refused.
-    pub bot_ids: Vec<String>,
+    pub(crate) bot_ids: Vec<String>,
     /// `SKILL_DB_TIMEOUT`: the most the database may take for one reply, well inside
     /// Kakao's 5-second budget.
-    pub db_timeout: Duration,
+    pub(crate) db_timeout: Duration,
     /// `SKILL_RECORD_MISSES`: record unknown names in `artist_requests` (the endpoint's
     /// only write).
-    pub record_misses: bool,
+    pub(crate) record_misses: bool,
     /// `SKILL_DB_MAX_CONNECTIONS`: the endpoint's pool size.
-    pub db_max_connections: u32,
+    pub(crate) db_max_connections: u32,
     /// `SKILL_NAMES_REFRESH`: how old the in-memory list of names used for suggestions
     /// may grow before it is read again.
-    pub names_refresh: Duration,
+    pub(crate) names_refresh: Duration,
     /// `SKILL_ARTIST_PARAMS`: action parameters that may carry the artist name, in order
     /// (the block's entity); the utterance is used when none has text.
-    pub artist_params: Vec<String>,
+    pub(crate) artist_params: Vec<String>,
     /// `SKILL_FALLBACK_IMAGE_URL`: the artist card's image when the artist has none.
-    pub fallback_image_url: Option<String>,
+    pub(crate) fallback_image_url: Option<String>,
 }
 
-pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
-pub const DEFAULT_SKILL_SECRET_HEADER: &str = "X-Skill-Secret";
+pub(crate) const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+pub(crate) const DEFAULT_SKILL_SECRET_HEADER: &str = "X-Skill-Secret";
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -296,12 +296,12 @@ pub enum ConfigError {
     HalfSpotifyCredentials,
 }
 
-pub const DEFAULT_SPOTIFY_API_URL: &str = "https://api.spotify.com/v1";
-pub const DEFAULT_SPOTIFY_AUTH_URL: &str = "https://accounts.spotify.com/api/token";
-pub const DEFAULT_DEEZER_API_URL: &str = "https://api.deezer.com";
+pub(crate) const DEFAULT_SPOTIFY_API_URL: &str = "https://api.spotify.com/v1";
+pub(crate) const DEFAULT_SPOTIFY_AUTH_URL: &str = "https://accounts.spotify.com/api/token";
+pub(crate) const DEFAULT_DEEZER_API_URL: &str = "https://api.deezer.com";
 /// Nightly at 03:00 (seconds, minutes, hours, day of month, month, day of week).
-pub const DEFAULT_SYNC_SCHEDULE: &str = "0 0 3 * * *";
-pub const DEFAULT_SYNC_TIMEZONE: &str = "Asia/Seoul";
+pub(crate) const DEFAULT_SYNC_SCHEDULE: &str = "0 0 3 * * *";
+pub(crate) const DEFAULT_SYNC_TIMEZONE: &str = "Asia/Seoul";
 
 impl Settings {
     /// Reads `.env` (if present) into the environment, then the settings from it.
@@ -315,7 +315,9 @@ impl Settings {
         Self::from_lookup(|name| vars.get(name).cloned())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let vars = Vars(&lookup);
         let spotify = match (
             vars.text("SPOTIFY_CLIENT_ID"),
@@ -552,7 +554,7 @@ impl Vars<'_> {
 }
 
 /// Parses `500ms`, `30s`, `15m`, `12h`, `7d`, or a bare number of seconds.
-pub fn parse_duration(raw: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (digits, unit) = raw.split_at(split);
@@ -617,7 +619,10 @@ mod tests {
         for password in ["pa/ss", "p@ss:w/rd", "a%2Fb", "50%off?x", "sl/ash@at"] {
             let url = DatabaseUrl::new(format!("mysql://sync:{password}@db.local:3306/artistbot"));
             let shown = url.to_string();
-            assert_eq!(shown, "mysql://sync:***@db.local:3306/artistbot", "{password}");
+            assert_eq!(
+                shown, "mysql://sync:***@db.local:3306/artistbot",
+                "{password}"
+            );
             let message = format!(
                 "cannot parse {} (password {password}, decoded {}, encoded {})",
                 url.expose(),

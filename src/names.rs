@@ -44,7 +44,7 @@ fn is_latin_accent(c: char) -> bool {
 /// Whether `text` is short enough to be someone's name rather than a sentence: at most
 /// `max_chars` characters and `max_words` words, and no question or exclamation mark.
 /// Used to keep chat ("노래 추천해줘?") out of the request queue and out of aliases.
-pub fn could_be_a_name(text: &str, max_chars: usize, max_words: usize) -> bool {
+pub(crate) fn could_be_a_name(text: &str, max_chars: usize, max_words: usize) -> bool {
     let text = text.trim();
     !text.is_empty()
         && text.chars().count() <= max_chars
@@ -62,7 +62,7 @@ pub enum ArtistRef {
 /// Reads a Spotify artist id (22 base62 characters), an `open.spotify.com/.../artist/ID`
 /// link (any locale prefix, any query), a `spotify:artist:ID` URI, or else a name.
 /// Returns `None` for blank input.
-pub fn parse_artist_ref(input: &str) -> Option<ArtistRef> {
+pub(crate) fn parse_artist_ref(input: &str) -> Option<ArtistRef> {
     let input = input.trim();
     if input.is_empty() {
         return None;
@@ -95,7 +95,7 @@ pub fn parse_artist_ref(input: &str) -> Option<ArtistRef> {
 
 /// Spotify ids are 22 characters of base62. (A 22-letter word without digits is read as
 /// a name by [`parse_artist_ref`]; real ids almost always contain a digit.)
-pub fn is_spotify_id(s: &str) -> bool {
+pub(crate) fn is_spotify_id(s: &str) -> bool {
     s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 

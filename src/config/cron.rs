@@ -44,11 +44,11 @@ impl CronSchedule {
         })
     }
 
-    pub fn expression(&self) -> &str {
+    pub(crate) fn expression(&self) -> &str {
         &self.expression
     }
 
-    pub fn timezone(&self) -> Tz {
+    pub(crate) fn timezone(&self) -> Tz {
         self.timezone
     }
 
@@ -63,7 +63,7 @@ impl CronSchedule {
     }
 
     /// The latest fire time at or before `at` (the occurrence a tick at `at` serves).
-    pub fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let at = at.trunc_subsecs(0);
         self.cron
             .find_previous_occurrence(&at.with_timezone(&self.timezone), true)
@@ -72,7 +72,7 @@ impl CronSchedule {
     }
 
     /// The fire time strictly before `at`, a whole second (a fire time).
-    pub fn previous_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn previous_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron
             .find_previous_occurrence(&at.with_timezone(&self.timezone), false)
             .ok()

@@ -30,7 +30,7 @@ pub struct Health {
 
 impl Health {
     /// A database (or lock connection) error. Logged at error level the first time.
-    pub fn database_failed(&self, error: &str) {
+    pub(crate) fn database_failed(&self, error: &str) {
         let mut failing = self.failing.lock().expect("health lock poisoned");
         if failing.is_none() {
             tracing::error!(
@@ -44,7 +44,7 @@ impl Health {
     }
 
     /// The database answered.
-    pub fn database_ok(&self) {
+    pub(crate) fn database_ok(&self) {
         let mut failing = self.failing.lock().expect("health lock poisoned");
         if failing.take().is_some() {
             tracing::info!("database reachable again");
@@ -53,11 +53,11 @@ impl Health {
 }
 
 /// What the HTTP handlers read.
-pub struct HealthState {
+pub(crate) struct HealthState {
     /// Set once the daemon has connected.
-    pub store: OnceLock<Store>,
-    pub metrics: Arc<Metrics>,
-    pub schedule: CronSchedule,
+    pub(crate) store: OnceLock<Store>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) schedule: CronSchedule,
 }
 
 /// A ping that takes longer than this counts as the database being down.
@@ -65,7 +65,7 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Binds `addr` and serves until `shutdown`. Binding errors are returned (a wrong
 /// `HEALTH_ADDR` should stop the start, not go unnoticed).
-pub async fn serve(
+pub(crate) async fn serve(
     addr: SocketAddr,
     state: Arc<HealthState>,
     shutdown: CancellationToken,

@@ -33,12 +33,12 @@ pub struct Metrics {
 
 /// Values read when `/metrics` is scraped.
 #[derive(Clone, Debug, Default)]
-pub struct Gauges {
-    pub database_up: bool,
+pub(crate) struct Gauges {
+    pub(crate) database_up: bool,
     /// `None` when the database could not be asked.
-    pub queue: Option<RequestCounts>,
+    pub(crate) queue: Option<RequestCounts>,
     /// Unix seconds.
-    pub next_scheduled_run: Option<i64>,
+    pub(crate) next_scheduled_run: Option<i64>,
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, by: u64) {
@@ -49,7 +49,7 @@ fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, by: u64) {
 }
 
 impl Metrics {
-    pub fn count_run(&self, trigger: &'static str, report: &RunReport) {
+    pub(crate) fn count_run(&self, trigger: &'static str, report: &RunReport) {
         bump(&self.runs, (trigger, report.status.as_str()), 1);
         self.artists_refreshed
             .fetch_add(report.counts.artists_refreshed, Ordering::Relaxed);
@@ -59,14 +59,14 @@ impl Metrics {
             .store(report.status == RunStatus::Failed, Ordering::Relaxed);
     }
 
-    pub fn count_failed_run(&self, trigger: &'static str) {
+    pub(crate) fn count_failed_run(&self, trigger: &'static str) {
         bump(&self.runs, (trigger, RunStatus::Failed.as_str()), 1);
         self.last_run_failed.store(true, Ordering::Relaxed);
     }
 
     /// Calls to a provider: a run's, or those made outside a run (the queue's name
     /// searches).
-    pub fn count_calls(&self, provider: &'static str, calls: &ApiCalls) {
+    pub(crate) fn count_calls(&self, provider: &'static str, calls: &ApiCalls) {
         for (answer, n) in [
             ("ok", calls.ok),
             ("client_error", calls.client_errors),
@@ -83,15 +83,15 @@ impl Metrics {
         }
     }
 
-    pub fn count_tick(&self, outcome: &'static str) {
+    pub(crate) fn count_tick(&self, outcome: &'static str) {
         bump(&self.ticks, outcome, 1);
     }
 
-    pub fn count_request(&self, outcome: &'static str) {
+    pub(crate) fn count_request(&self, outcome: &'static str) {
         bump(&self.requests, outcome, 1);
     }
 
-    pub fn set_lock_held(&self, held: bool) {
+    pub(crate) fn set_lock_held(&self, held: bool) {
         self.lock_held.store(held, Ordering::Relaxed);
     }
 
@@ -115,12 +115,12 @@ impl Metrics {
             .unwrap_or(0)
     }
 
-    pub fn last_run_failed(&self) -> bool {
+    pub(crate) fn last_run_failed(&self) -> bool {
         self.last_run_failed.load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self, gauges: &Gauges) -> String {
+    pub(crate) fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::new();
         let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, u64)>| {
             let _ = writeln!(out, "# HELP {name} {help}");

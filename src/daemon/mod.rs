@@ -20,7 +20,7 @@
 
 pub mod health;
 pub mod metrics;
-pub mod queue;
+pub(crate) mod queue;
 pub mod runner;
 pub mod schedule;
 
@@ -193,7 +193,7 @@ async fn connect_until_ready(
 
 /// Lines for `artistbot status`: the schedule and its next run, whether a runner is
 /// working, and the request queue.
-pub async fn status_lines(settings: &Settings, store: &Store) -> Result<Vec<String>> {
+pub(crate) async fn status_lines(settings: &Settings, store: &Store) -> Result<Vec<String>> {
     let schedule = &settings.daemon.schedule;
     let tz = schedule.timezone();
     let now = Utc::now();

@@ -9,7 +9,7 @@ use super::runner::Runner;
 use crate::sync::requests::onboard_due_requests;
 
 /// Polls the queue until shutdown.
-pub async fn poll_until_shutdown(runner: &Runner) {
+pub(crate) async fn poll_until_shutdown(runner: &Runner) {
     let poll = runner.settings().daemon.queue_poll;
     let mut interval = tokio::time::interval(poll);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

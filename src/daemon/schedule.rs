@@ -49,7 +49,7 @@ pub enum TickOutcome {
 
 impl TickOutcome {
     /// The label used in logs and metrics.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             TickOutcome::Ran(_) => "ran",
             TickOutcome::SkippedOverlap => "skipped_overlap",
@@ -87,7 +87,7 @@ impl ScheduledRefresh {
         }
     }
 
-    pub fn schedule(&self) -> &CronSchedule {
+    pub(crate) fn schedule(&self) -> &CronSchedule {
         &self.schedule
     }
 

@@ -23,15 +23,15 @@ use crate::config::{HttpSettings, RateLimit};
 
 /// An upstream's answer, body already read.
 #[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: bytes::Bytes,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: bytes::Bytes,
 }
 
 impl Reply {
     /// `Retry-After` in seconds (the only form Spotify sends), if present and sane.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         self.headers
             .get(reqwest::header::RETRY_AFTER)?
             .to_str()
@@ -44,7 +44,7 @@ impl Reply {
 }
 
 /// What a provider's classifier makes of a reply.
-pub enum Verdict<T, E> {
+pub(crate) enum Verdict<T, E> {
     Done(T),
     /// Worth another attempt: after the given wait, or after the policy's backoff.
     Retry {
@@ -57,7 +57,7 @@ pub enum Verdict<T, E> {
 
 /// Why a call produced no value.
 #[derive(Debug, Error)]
-pub enum CallError<E> {
+pub(crate) enum CallError<E> {
     #[error(transparent)]
     Provider(E),
     #[error("gave up after {attempts} attempts: {cause}")]
@@ -75,42 +75,35 @@ pub enum CallError<E> {
 
 /// A number of calls that may still be made. Shared by every clone of a client.
 #[derive(Debug)]
-pub struct CallBudget {
+pub(crate) struct CallBudget {
     remaining: AtomicI64,
-    spent: AtomicU64,
 }
 
 impl CallBudget {
-    pub fn new(calls: u32) -> Self {
+    pub(crate) fn new(calls: u32) -> Self {
         Self {
             remaining: AtomicI64::new(i64::from(calls)),
-            spent: AtomicU64::new(0),
         }
     }
 
     /// Takes one call from the budget; `false` when none is left.
-    pub fn try_spend(&self) -> bool {
+    pub(crate) fn try_spend(&self) -> bool {
         let before = self.remaining.fetch_sub(1, Ordering::SeqCst);
         if before <= 0 {
             self.remaining.fetch_add(1, Ordering::SeqCst);
             return false;
         }
-        self.spent.fetch_add(1, Ordering::SeqCst);
         true
     }
 
-    pub fn remaining(&self) -> u64 {
+    pub(crate) fn remaining(&self) -> u64 {
         self.remaining.load(Ordering::SeqCst).max(0) as u64
-    }
-
-    pub fn spent(&self) -> u64 {
-        self.spent.load(Ordering::SeqCst)
     }
 }
 
 /// Counts of requests by how they ended, for reports and metrics.
 #[derive(Debug, Default)]
-pub struct CallStats {
+pub(crate) struct CallStats {
     requests: AtomicU64,
     ok: AtomicU64,
     client_errors: AtomicU64,
@@ -122,18 +115,18 @@ pub struct CallStats {
 
 /// A snapshot of [`CallStats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CallCounts {
-    pub requests: u64,
-    pub ok: u64,
-    pub client_errors: u64,
-    pub server_errors: u64,
-    pub rate_limited: u64,
-    pub transport_errors: u64,
-    pub retries: u64,
+pub(crate) struct CallCounts {
+    pub(crate) requests: u64,
+    pub(crate) ok: u64,
+    pub(crate) client_errors: u64,
+    pub(crate) server_errors: u64,
+    pub(crate) rate_limited: u64,
+    pub(crate) transport_errors: u64,
+    pub(crate) retries: u64,
 }
 
 impl CallStats {
-    pub fn snapshot(&self) -> CallCounts {
+    pub(crate) fn snapshot(&self) -> CallCounts {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         CallCounts {
             requests: get(&self.requests),
@@ -162,13 +155,13 @@ impl CallStats {
 
 /// At most `max_requests` in any `window`, across every task using the limiter.
 #[derive(Debug)]
-pub struct SlidingWindowLimiter {
+pub(crate) struct SlidingWindowLimiter {
     limit: RateLimit,
     sent: Mutex<VecDeque<Instant>>,
 }
 
 impl SlidingWindowLimiter {
-    pub fn new(limit: RateLimit) -> Self {
+    pub(crate) fn new(limit: RateLimit) -> Self {
         Self {
             limit,
             sent: Mutex::new(VecDeque::new()),
@@ -176,7 +169,7 @@ impl SlidingWindowLimiter {
     }
 
     /// Waits until one more request fits in the window, and books it.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         if self.limit.max_requests == 0 {
             return;
         }
@@ -204,7 +197,7 @@ impl SlidingWindowLimiter {
 
 /// One upstream host reached under the shared policy.
 #[derive(Debug)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     name: &'static str,
     client: reqwest::Client,
     policy: HttpSettings,
@@ -219,7 +212,7 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(
+    pub(crate) fn new(
         name: &'static str,
         client: reqwest::Client,
         policy: HttpSettings,
@@ -242,7 +235,7 @@ impl Upstream {
 
     /// Stops every call from now on, including ones already waiting for the limiter, a
     /// pause or a retry: they end with [`CallError::Halted`] instead of being sent.
-    pub fn halt(&self) {
+    pub(crate) fn halt(&self) {
         self.halted.store(true, Ordering::SeqCst);
     }
 
@@ -268,25 +261,21 @@ impl Upstream {
         }
     }
 
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
-    }
-
-    pub fn stats(&self) -> CallCounts {
+    pub(crate) fn stats(&self) -> CallCounts {
         self.stats.snapshot()
     }
 
-    pub fn budget(&self) -> Option<&CallBudget> {
+    pub(crate) fn budget(&self) -> Option<&CallBudget> {
         self.budget.as_deref()
     }
 
-    pub fn is_down(&self) -> bool {
+    pub(crate) fn is_down(&self) -> bool {
         self.down.load(Ordering::SeqCst)
     }
 
     /// Sends the request `build` makes, under the policy, until `classify` accepts or
     /// rejects an answer or the attempts run out. `what` names the call in errors.
-    pub async fn call<T, E, B, C>(
+    pub(crate) async fn call<T, E, B, C>(
         &self,
         what: &str,
         build: B,
@@ -445,7 +434,6 @@ mod tests {
         assert!(!budget.try_spend());
         assert!(!budget.try_spend());
         assert_eq!(budget.remaining(), 0);
-        assert_eq!(budget.spent(), 2);
     }
 
     #[tokio::test(start_paused = true)]

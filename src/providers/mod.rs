@@ -6,6 +6,6 @@
 //!   what this app may call (Development Mode vs Extended Quota).
 //! - [`deezer`]: the keyless public API, whose errors arrive inside HTTP 200 bodies.
 
-pub mod deezer;
-pub mod http;
-pub mod spotify;
+pub(crate) mod deezer;
+pub(crate) mod http;
+pub(crate) mod spotify;

@@ -54,7 +54,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// A short word for logs.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Found(NameMatch::Name) => "hit",
             Outcome::Found(NameMatch::Alias) => "alias_hit",
@@ -122,12 +122,8 @@ impl SkillService {
         }
     }
 
-    pub fn settings(&self) -> &SkillSettings {
+    pub(crate) fn settings(&self) -> &SkillSettings {
         &self.inner.settings
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.inner.store
     }
 
     /// Starts loading the names used for suggestions, in the background; this also opens
@@ -137,7 +133,7 @@ impl SkillService {
     }
 
     /// Whether the database answers within the timeout (for `/healthz`).
-    pub async fn database_answers(&self) -> Result<(), String> {
+    pub(crate) async fn database_answers(&self) -> Result<(), String> {
         match tokio::time::timeout(self.inner.settings.db_timeout, self.inner.store.ping()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(error.to_string()),
@@ -150,7 +146,7 @@ impl SkillService {
 
     /// The reply to `request`. Never fails: a database problem becomes
     /// [`unavailable_reply`] (and a warning in the log).
-    pub async fn answer(&self, request: &SkillRequest) -> (SkillResponse, Outcome) {
+    pub(crate) async fn answer(&self, request: &SkillRequest) -> (SkillResponse, Outcome) {
         let settings = &self.inner.settings;
         let params: Vec<&str> = settings.artist_params.iter().map(String::as_str).collect();
         let Some(query) = request.artist_query(&params) else {

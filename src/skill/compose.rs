@@ -15,7 +15,8 @@ use super::reply::{
 
 /// Shown in the artist card when the artist has no usable photo. A neutral square (the artist
 /// card uses a 1:1 thumbnail) on placehold.co; replace it with an image we host once there is one.
-pub const DEFAULT_FALLBACK_IMAGE_URL: &str = "https://placehold.co/600x600/png?text=artistbot";
+pub(crate) const DEFAULT_FALLBACK_IMAGE_URL: &str =
+    "https://placehold.co/600x600/png?text=artistbot";
 
 /// `DEFAULT_FALLBACK_IMAGE_URL`, checked at compile time.
 const DEFAULT_FALLBACK_IMAGE: HttpUrl = HttpUrl::from_static(DEFAULT_FALLBACK_IMAGE_URL);
@@ -37,49 +38,49 @@ const YOUTUBE_SEARCH_URL: &str = "https://www.youtube.com/results?search_query="
 
 /// A track as the reply needs it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct TrackView {
+pub(crate) struct TrackView {
     /// Track title.
-    pub name: String,
+    pub(crate) name: String,
     /// Album title, when known.
-    pub album_name: Option<String>,
+    pub(crate) album_name: Option<String>,
     /// Album art URL, when known.
-    pub image_url: Option<String>,
+    pub(crate) image_url: Option<String>,
 }
 
 /// An artist as the reply needs it. `None` means "not known", never zero.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ArtistView {
+pub(crate) struct ArtistView {
     /// Display name.
-    pub name: String,
+    pub(crate) name: String,
     /// Artist photo URL.
-    pub image_url: Option<String>,
+    pub(crate) image_url: Option<String>,
     /// Spotify artist page.
-    pub spotify_url: Option<String>,
+    pub(crate) spotify_url: Option<String>,
     /// Spotify followers.
-    pub followers: Option<i64>,
+    pub(crate) followers: Option<i64>,
     /// Deezer fans.
-    pub fans: Option<i64>,
+    pub(crate) fans: Option<i64>,
     /// Genres, most relevant first.
-    pub genres: Vec<String>,
+    pub(crate) genres: Vec<String>,
     /// Top tracks, in rank order.
-    pub tracks: Vec<TrackView>,
+    pub(crate) tracks: Vec<TrackView>,
 }
 
 /// A found artist and its related artists (in related rank order; some may have no tracks).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ArtistPage {
+pub(crate) struct ArtistPage {
     /// The artist asked for.
-    pub artist: ArtistView,
+    pub(crate) artist: ArtistView,
     /// Related artists, in rank order.
-    pub related: Vec<ArtistView>,
+    pub(crate) related: Vec<ArtistView>,
 }
 
 /// Settings for replies that come from configuration.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ReplyOptions {
+pub(crate) struct ReplyOptions {
     /// Thumbnail for an artist without a usable photo; [`DEFAULT_FALLBACK_IMAGE_URL`] is used in
     /// its place when this is not an http(s) URL.
-    pub fallback_image_url: String,
+    pub(crate) fallback_image_url: String,
 }
 
 impl Default for ReplyOptions {
@@ -92,7 +93,7 @@ impl Default for ReplyOptions {
 
 /// The reply for an artist we have: a photo card with what we know, a carousel of the artist's
 /// and up to three related artists' top tracks, and the related artists as quick replies.
-pub fn known_artist_reply(page: &ArtistPage, opts: &ReplyOptions) -> SkillResponse {
+pub(crate) fn known_artist_reply(page: &ArtistPage, opts: &ReplyOptions) -> SkillResponse {
     let artist = &page.artist;
     let mut reply = SkillResponse::new(artist_card(artist, opts));
 
@@ -127,7 +128,7 @@ pub fn known_artist_reply(page: &ArtistPage, opts: &ReplyOptions) -> SkillRespon
 
 /// The reply for a name we do not have yet: it is being looked up, ask again soon, and up to
 /// three close names as quick replies when there are any. A blank query gets [`empty_query_reply`].
-pub fn unknown_artist_reply(query: &str, suggestions: &[String]) -> SkillResponse {
+pub(crate) fn unknown_artist_reply(query: &str, suggestions: &[String]) -> SkillResponse {
     let query = query.trim();
     if query.is_empty() {
         return empty_query_reply();
@@ -164,14 +165,14 @@ pub fn unknown_artist_reply(query: &str, suggestions: &[String]) -> SkillRespons
 }
 
 /// The reply when the user sent nothing we can look up.
-pub fn empty_query_reply() -> SkillResponse {
+pub(crate) fn empty_query_reply() -> SkillResponse {
     SkillResponse::text(
         "어떤 아티스트가 궁금하세요? 아티스트 이름을 보내 주시면 인기곡과 관련 아티스트를 알려 드릴게요.",
     )
 }
 
 /// The reply when the data cannot be loaded in time (database slow or down).
-pub fn unavailable_reply() -> SkillResponse {
+pub(crate) fn unavailable_reply() -> SkillResponse {
     SkillResponse::text("지금은 정보를 불러오지 못했어요. 잠시 후 다시 시도해 주세요.")
 }
 

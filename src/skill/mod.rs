@@ -12,12 +12,12 @@
 //! names (`artist_requests`), and never calls a provider: answering must not depend on
 //! Spotify or Deezer being up, or spend their quota.
 
-pub mod answer;
-pub mod compose;
-pub mod http;
+pub(crate) mod answer;
+pub(crate) mod compose;
+pub(crate) mod http;
 pub mod reply;
-pub mod request;
-pub mod suggest;
+pub(crate) mod request;
+pub(crate) mod suggest;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1186,7 +1186,7 @@ mod tests {
 /// The checker spells the limits as literal numbers on purpose: checking against this module's
 /// constants would pass if a constant were wrong.
 #[cfg(test)]
-pub(crate) mod test_support {
+pub mod test_support {
     use proptest::prelude::*;
     use serde_json::Value;
 
@@ -1208,7 +1208,7 @@ pub(crate) mod test_support {
     /// Text of 0 to 400 characters. A few pieces, each repeated, reach 400 characters cheaply
     /// (hundreds of separately drawn pieces per string made the tests slow) while still mixing
     /// emoji, Hangul and control characters around every cut point.
-    pub(crate) fn any_text() -> impl Strategy<Value = String> {
+    pub fn any_text() -> impl Strategy<Value = String> {
         prop_oneof![
             1 => Just(String::new()),
             6 => proptest::collection::vec((text_piece(), 1..40usize), 0..4).prop_map(|pieces| {
@@ -1224,7 +1224,7 @@ pub(crate) mod test_support {
     }
 
     /// Absent, good, and bad URLs, including arbitrary text.
-    pub(crate) fn any_url_text() -> impl Strategy<Value = Option<String>> {
+    pub fn any_url_text() -> impl Strategy<Value = Option<String>> {
         prop_oneof![
             Just(None),
             Just(Some(String::new())),
@@ -1242,7 +1242,7 @@ pub(crate) mod test_support {
     }
 
     /// Checks every limit Kakao puts on a reply against `testkit`'s independent oracle.
-    pub(crate) fn check_reply(reply: &Value) -> Result<(), TestCaseError> {
+    pub fn check_reply(reply: &Value) -> Result<(), TestCaseError> {
         testkit::kakao::check_reply(reply).map_err(TestCaseError::fail)
     }
 }

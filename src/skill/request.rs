@@ -17,14 +17,14 @@ use serde_json::{Map, Value};
 /// Longest utterance kept, in characters. Kakao's own input box stops well below this; anything
 /// longer is abuse or a bug, and every later step (lookups, logs, replies) is cheaper for the
 /// cap.
-pub const MAX_UTTERANCE_CHARS: usize = 1000;
+pub(crate) const MAX_UTTERANCE_CHARS: usize = 1000;
 
 /// Why a request body could not become a [`SkillRequest`].
 ///
 /// Every message is safe to return to the caller: it names a position or a field, never an
 /// internal type or the body's content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RequestError {
+pub(crate) enum RequestError {
     /// The body (or the event's `body`) is not JSON.
     #[error("malformed request: {message}")]
     Malformed {
@@ -41,35 +41,35 @@ pub enum RequestError {
 
 /// The parts of a skill request artistbot uses, owned and already cleaned of Kakao's odd shapes.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct SkillRequest {
+pub(crate) struct SkillRequest {
     /// `userRequest.utterance` as sent (trailing `\n` included), cut to [`MAX_UTTERANCE_CHARS`].
-    pub utterance: String,
+    pub(crate) utterance: String,
     /// `bot.id`, to check that the request comes from our own bot.
-    pub bot_id: Option<String>,
+    pub(crate) bot_id: Option<String>,
     /// `userRequest.user.id` (a botUserKey in production, an accountId from the test console).
-    pub user_id: Option<String>,
+    pub(crate) user_id: Option<String>,
     /// `userRequest.block.id`.
-    pub block_id: Option<String>,
+    pub(crate) block_id: Option<String>,
     /// Action parameters by name, merged from `action.params` and `action.detailParams`.
-    pub params: BTreeMap<String, ParamValue>,
+    pub(crate) params: BTreeMap<String, ParamValue>,
     /// `userRequest.lang` ("ko", older "kr"); `None` when null, as the test console sends it.
-    pub lang: Option<String>,
+    pub(crate) lang: Option<String>,
 }
 
 /// One action parameter: what `action.params[name]` and `action.detailParams[name]` said about it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ParamValue {
+pub(crate) struct ParamValue {
     /// `action.params[name]`, decoded; `None` when only `detailParams` named it or it was null.
-    pub value: Option<ParamData>,
+    pub(crate) value: Option<ParamData>,
     /// `action.detailParams[name].origin`: the user's own words for this parameter.
-    pub origin: Option<String>,
+    pub(crate) origin: Option<String>,
     /// `action.detailParams[name].value`, decoded like `value`.
-    pub detail_value: Option<ParamData>,
+    pub(crate) detail_value: Option<ParamData>,
 }
 
 /// What a parameter value turned out to be.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ParamData {
+pub(crate) enum ParamData {
     /// A string that does not hold JSON: the usual entity value.
     Text(String),
     /// Structured data: the decoded JSON of a string such as `"{\"amount\":1}"` (system entities
@@ -81,7 +81,7 @@ impl ParamData {
     /// The text this value stands for: the string itself, a JSON string, or the first string
     /// among an object's `value`, `name` and `origin` keys. `None` for numbers, arrays and objects
     /// without such a key (e.g. `sys.number`'s `{"amount": 1}`), which are not names.
-    pub fn as_text(&self) -> Option<&str> {
+    pub(crate) fn as_text(&self) -> Option<&str> {
         match self {
             ParamData::Text(text) => Some(text),
             ParamData::Json(Value::String(text)) => Some(text),
@@ -97,7 +97,7 @@ impl SkillRequest {
     /// The artist name to look up, trimmed: the first non-blank text among the named action
     /// parameters (in the order given; for each, `params` value, then `detailParams` origin, then
     /// `detailParams` value), else the utterance. `None` when all of them are blank.
-    pub fn artist_query(&self, param_names: &[&str]) -> Option<String> {
+    pub(crate) fn artist_query(&self, param_names: &[&str]) -> Option<String> {
         let from_params = param_names
             .iter()
             .filter_map(|name| self.params.get(*name))
@@ -119,7 +119,7 @@ impl SkillRequest {
 }
 
 /// Parses a skill request body, or an API Gateway / Function URL event that wraps one.
-pub fn parse_skill_request(body: &[u8]) -> Result<SkillRequest, RequestError> {
+pub(crate) fn parse_skill_request(body: &[u8]) -> Result<SkillRequest, RequestError> {
     let document = parse_json(body)?;
     match unwrap_gateway_event(&document)? {
         Some(inner_body) => {

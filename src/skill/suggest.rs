@@ -33,7 +33,7 @@ const MIN_PARTIAL_QUERY_CHARS: usize = 2;
 
 /// Folded catalog names, ready to be matched.
 #[derive(Debug, Default)]
-pub struct NameIndex {
+pub(crate) struct NameIndex {
     entries: Vec<IndexedName>,
 }
 
@@ -60,7 +60,7 @@ enum Closeness {
 
 impl NameIndex {
     /// Indexes the catalog's names (keys already folded by the store).
-    pub fn new(names: Vec<CatalogName>) -> NameIndex {
+    pub(crate) fn new(names: Vec<CatalogName>) -> NameIndex {
         let entries = names
             .into_iter()
             .filter(|name| !name.key.is_empty())
@@ -76,19 +76,15 @@ impl NameIndex {
     }
 
     /// Names indexed (artist names and aliases).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// Up to `max` artist names close to the folded query `key`, best first, one per
     /// artist: prefix matches, then names a few edits away (1 for short names, up to 3
     /// for long ones), then names containing or contained in the query; ties go to the
     /// more followed artist.
-    pub fn suggest(&self, key: &str, max: usize) -> Vec<String> {
+    pub(crate) fn suggest(&self, key: &str, max: usize) -> Vec<String> {
         let query: Vec<char> = key.chars().collect();
         if query.is_empty() || max == 0 {
             return Vec::new();
@@ -185,7 +181,7 @@ fn bounded_edit_distance(
 /// The in-memory [`NameIndex`] of the catalog and its refresh policy. Cheap to share
 /// behind an `Arc`.
 #[derive(Debug)]
-pub struct Suggester {
+pub(crate) struct Suggester {
     store: Store,
     refresh_every: Duration,
     loaded: RwLock<Option<Arc<LoadedIndex>>>,
@@ -200,7 +196,7 @@ struct LoadedIndex {
 }
 
 impl Suggester {
-    pub fn new(store: Store, refresh_every: Duration) -> Suggester {
+    pub(crate) fn new(store: Store, refresh_every: Duration) -> Suggester {
         Suggester {
             store,
             refresh_every,
@@ -210,14 +206,19 @@ impl Suggester {
     }
 
     /// Loads the names in the background (at start, so the first miss finds them).
-    pub fn load_in_background(self: &Arc<Self>) {
+    pub(crate) fn load_in_background(self: &Arc<Self>) {
         self.start_load();
     }
 
     /// Up to `max` names close to `key`, from the copy in memory. A stale copy is used
     /// while a fresh one loads in the background; without any copy this waits for the
     /// first load, at most `budget` (no suggestions when it does not finish in time).
-    pub async fn suggest(self: &Arc<Self>, key: &str, max: usize, budget: Duration) -> Vec<String> {
+    pub(crate) async fn suggest(
+        self: &Arc<Self>,
+        key: &str,
+        max: usize,
+        budget: Duration,
+    ) -> Vec<String> {
         if let Some(loaded) = self.current() {
             if loaded.loaded_at.elapsed() >= self.refresh_every {
                 self.start_load();

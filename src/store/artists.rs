@@ -102,7 +102,7 @@ impl Store {
             .map_err(StoreError::query("counting artists"))
     }
 
-    pub async fn artist(&self, id: &str) -> Result<Option<ArtistSummary>, StoreError> {
+    pub(crate) async fn artist(&self, id: &str) -> Result<Option<ArtistSummary>, StoreError> {
         Ok(artists::Entity::find_by_id(id.to_owned())
             .one(self.db())
             .await
@@ -137,7 +137,10 @@ impl Store {
     }
 
     /// Which of `ids` are in the catalog.
-    pub async fn existing_artist_ids(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+    pub(crate) async fn existing_artist_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
         let mut existing = HashSet::new();
         for chunk in ids.chunks(IN_CHUNK) {
             let rows: Vec<String> = artists::Entity::find()
@@ -154,7 +157,7 @@ impl Store {
     }
 
     /// Catalog artists holding these Deezer ids: Deezer id → Spotify id.
-    pub async fn artists_by_deezer_ids(
+    pub(crate) async fn artists_by_deezer_ids(
         &self,
         ids: &[i64],
     ) -> Result<HashMap<i64, String>, StoreError> {
@@ -162,7 +165,7 @@ impl Store {
     }
 
     /// What the cache knows of these Deezer artists.
-    pub async fn deezer_entries(
+    pub(crate) async fn deezer_entries(
         &self,
         ids: &[i64],
     ) -> Result<HashMap<i64, DeezerArtistEntry>, StoreError> {
@@ -240,7 +243,7 @@ impl Store {
     }
 
     /// Writes fetched profiles of existing artists, many in one statement.
-    pub async fn update_profiles(
+    pub(crate) async fn update_profiles(
         &self,
         updates: &[ProfileUpdate],
         now: NaiveDateTime,
@@ -249,7 +252,7 @@ impl Store {
     }
 
     /// Records the outcome of matching an artist on Deezer.
-    pub async fn save_deezer_mapping(
+    pub(crate) async fn save_deezer_mapping(
         &self,
         artist_id: &str,
         mapping: DeezerMapping,

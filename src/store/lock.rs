@@ -98,7 +98,7 @@ impl RunnerLock {
     }
 
     /// What kind of lock this is, for logs and `status`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.kind {
             LockKind::MySql {
                 session: Some(s), ..
@@ -203,7 +203,7 @@ impl RunnerLock {
 
     /// Whether some runner (this one included) holds the lock right now, without taking
     /// it for longer than the check: for `status`.
-    pub async fn is_busy(&mut self) -> Result<bool, LockError> {
+    pub(crate) async fn is_busy(&mut self) -> Result<bool, LockError> {
         if self.held {
             return Ok(true);
         }
@@ -240,7 +240,7 @@ impl RunnerLock {
     }
 
     /// Closes the lock's connection or file (releasing the lock if it was held).
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         if let LockKind::MySql { session, .. } = &mut self.kind
             && let Some(open) = session.take()
         {
@@ -257,7 +257,9 @@ async fn mysql_get_lock(
 ) -> Result<bool, LockError> {
     let had_session = session.is_some();
     match get_lock_once(url, session).await {
-        Err(LockError::Query(_) | LockError::TimedOut) if had_session => get_lock_once(url, session).await,
+        Err(LockError::Query(_) | LockError::TimedOut) if had_session => {
+            get_lock_once(url, session).await
+        }
         result => result,
     }
 }
@@ -359,7 +361,7 @@ fn file_error(path: &Path, error: std::io::Error) -> LockError {
 
 /// The database file of an SQLite URL (`sqlite://path?mode=rwc`, `sqlite:path`), or
 /// `None` for an in-memory database.
-pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -371,12 +373,11 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
 }
 
 /// The lock file next to a database file: `artistbot.db` → `artistbot.db.lock`.
-pub fn lock_file_for(database: &Path) -> PathBuf {
+pub(crate) fn lock_file_for(database: &Path) -> PathBuf {
     let mut name = database.as_os_str().to_owned();
     name.push(".lock");
     PathBuf::from(name)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -10,16 +10,16 @@
 //! connection of its own), [`import`] (batched writes of imported DynamoDB data),
 //! [`reads`] (one artist's stored rows), [`skill`] (the reads of the Kakao skill endpoint).
 
-pub mod artists;
-pub mod import;
+pub(crate) mod artists;
+pub(crate) mod import;
 pub mod lock;
-pub mod provider_state;
+pub(crate) mod provider_state;
 pub mod reads;
-pub mod refresh;
+pub(crate) mod refresh;
 pub mod requests;
 pub mod runs;
-pub mod skill;
-pub mod status;
+pub(crate) mod skill;
+pub(crate) mod status;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,7 +72,7 @@ impl PoolOptions {
     /// A pool for `workers` artists refreshed at once: every artist in flight may hold a
     /// connection mid-transaction, and run bookkeeping, the request queue and health
     /// checks need a few more. Too small a pool stalls workers on the acquire timeout.
-    pub fn for_workers(workers: usize) -> Self {
+    pub(crate) fn for_workers(workers: usize) -> Self {
         let default = Self::default();
         Self {
             max_connections: (workers as u32 + 2).max(default.max_connections),
@@ -140,7 +140,7 @@ impl Store {
     /// migrations are applied (the file is the app's own); on a server they must already
     /// be applied with `artistbot migrate`, typically by a user with more rights than the
     /// sync user, and [`StoreError::SchemaOutdated`] says so.
-    pub async fn open(url: &DatabaseUrl, pool: PoolOptions) -> Result<Self, StoreError> {
+    pub(crate) async fn open(url: &DatabaseUrl, pool: PoolOptions) -> Result<Self, StoreError> {
         let store = Self::connect(url, pool).await?;
         let ready = if url.is_sqlite() {
             store.migrate().await
@@ -192,11 +192,11 @@ impl Store {
     }
 
     /// Answers when the database does.
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await.map_err(StoreError::query("pinging"))
     }
 
-    pub fn backend(&self) -> DbBackend {
+    pub(crate) fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
 

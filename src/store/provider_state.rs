@@ -41,7 +41,7 @@ impl Store {
             .collect())
     }
 
-    pub async fn save_provider_state(&self, state: &FeatureState) -> Result<(), StoreError> {
+    pub(crate) async fn save_provider_state(&self, state: &FeatureState) -> Result<(), StoreError> {
         let row = provider_state::ActiveModel {
             provider: Set(state.provider.clone()),
             feature: Set(state.feature.clone()),

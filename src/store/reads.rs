@@ -15,17 +15,17 @@ pub struct StoredArtist {
     pub name_key: String,
     pub followers: Option<i64>,
     pub popularity: Option<i32>,
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     pub image_url: Option<String>,
     pub genres: Vec<String>,
     pub source: Option<Source>,
-    pub fetched_at: Option<NaiveDateTime>,
+    pub(crate) fetched_at: Option<NaiveDateTime>,
     pub deezer_id: Option<i64>,
     pub deezer_fans: Option<i64>,
     pub deezer_mapping: Option<DeezerMapping>,
-    pub profile_refreshed_at: Option<NaiveDateTime>,
+    pub(crate) profile_refreshed_at: Option<NaiveDateTime>,
     pub tracks_refreshed_at: Option<NaiveDateTime>,
-    pub related_refreshed_at: Option<NaiveDateTime>,
+    pub(crate) related_refreshed_at: Option<NaiveDateTime>,
     pub added_via: String,
 }
 
@@ -35,12 +35,12 @@ pub struct StoredTrack {
     pub id: String,
     pub rank: i32,
     pub name: String,
-    pub album_name: Option<String>,
-    pub image_url: Option<String>,
+    pub(crate) album_name: Option<String>,
+    pub(crate) image_url: Option<String>,
     pub popularity: Option<i32>,
-    pub isrc: Option<String>,
+    pub(crate) isrc: Option<String>,
     pub source: Option<Source>,
-    pub fetched_at: NaiveDateTime,
+    pub(crate) fetched_at: NaiveDateTime,
 }
 
 /// A stored related-artist edge.

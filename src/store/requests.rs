@@ -25,7 +25,7 @@ pub enum RequestStatus {
 }
 
 impl RequestStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RequestStatus::Pending => "pending",
             RequestStatus::Done => "done",
@@ -34,7 +34,7 @@ impl RequestStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [
             RequestStatus::Pending,
             RequestStatus::Done,
@@ -176,7 +176,7 @@ fn due_condition(now: NaiveDateTime) -> Condition {
 
 impl Store {
     /// Requests due at `now`, the longest waiting first, at most `limit`.
-    pub async fn due_requests(
+    pub(crate) async fn due_requests(
         &self,
         now: NaiveDateTime,
         limit: u64,
@@ -206,7 +206,7 @@ impl Store {
     }
 
     /// The request resolved to `artist_id` (added, or found under another spelling).
-    pub async fn resolve_request(
+    pub(crate) async fn resolve_request(
         &self,
         query_key: &str,
         artist_id: &str,
@@ -230,7 +230,7 @@ impl Store {
 
     /// A try that did not resolve the request: `NotFound` (nothing by that name) or
     /// `Failed` (an error). `retry_at` `None` gives the request up.
-    pub async fn miss_request(
+    pub(crate) async fn miss_request(
         &self,
         query_key: &str,
         status: RequestStatus,

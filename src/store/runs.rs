@@ -23,7 +23,7 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
             RunStatus::Completed => "completed",
@@ -33,7 +33,7 @@ impl RunStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [
             RunStatus::Running,
             RunStatus::Completed,
@@ -67,12 +67,12 @@ pub struct RunRecord {
     pub id: i64,
     pub trigger: String,
     pub status: RunStatus,
-    pub started_at: NaiveDateTime,
+    pub(crate) started_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
     pub counts: RunCounts,
     pub stop_reason: Option<String>,
     pub error_summary: Option<String>,
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
 }
 
 fn clamp(n: u64) -> i32 {
@@ -81,7 +81,7 @@ fn clamp(n: u64) -> i32 {
 
 impl Store {
     /// Records a run as started; returns its id.
-    pub async fn start_run(
+    pub(crate) async fn start_run(
         &self,
         trigger: &str,
         host: Option<&str>,
@@ -103,7 +103,7 @@ impl Store {
     }
 
     /// Writes a run's counts (and, when it ended, its status, end time and summary).
-    pub async fn record_run(
+    pub(crate) async fn record_run(
         &self,
         id: i64,
         status: RunStatus,
@@ -196,7 +196,7 @@ impl Store {
     }
 
     /// When the latest run with this trigger started, if there is one.
-    pub async fn latest_run_start(
+    pub(crate) async fn latest_run_start(
         &self,
         trigger: &str,
     ) -> Result<Option<NaiveDateTime>, StoreError> {
@@ -213,7 +213,10 @@ impl Store {
     }
 
     /// Spotify calls made by runs that started at or after `since` (the daily quota).
-    pub async fn spotify_calls_since(&self, since: NaiveDateTime) -> Result<u64, StoreError> {
+    pub(crate) async fn spotify_calls_since(
+        &self,
+        since: NaiveDateTime,
+    ) -> Result<u64, StoreError> {
         let calls: Vec<i32> = sync_runs::Entity::find()
             .select_only()
             .column(sync_runs::Column::SpotifyCalls)

@@ -27,25 +27,25 @@ const TRACK_RANKS_SCANNED: i32 = 10;
 
 /// A track as a reply shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrackSummary {
-    pub name: String,
-    pub album_name: Option<String>,
-    pub image_url: Option<String>,
+pub(crate) struct TrackSummary {
+    pub(crate) name: String,
+    pub(crate) album_name: Option<String>,
+    pub(crate) image_url: Option<String>,
 }
 
 /// An artist as a reply shows it, with its first top tracks in rank order. Facts that
 /// are not known are `None` (or empty), never zero.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ArtistWithTracks {
-    pub id: String,
-    pub name: String,
+pub(crate) struct ArtistWithTracks {
+    pub(crate) id: String,
+    pub(crate) name: String,
     /// The artist's Spotify page.
-    pub url: Option<String>,
-    pub image_url: Option<String>,
-    pub followers: Option<i64>,
-    pub deezer_fans: Option<i64>,
-    pub genres: Vec<String>,
-    pub tracks: Vec<TrackSummary>,
+    pub(crate) url: Option<String>,
+    pub(crate) image_url: Option<String>,
+    pub(crate) followers: Option<i64>,
+    pub(crate) deezer_fans: Option<i64>,
+    pub(crate) genres: Vec<String>,
+    pub(crate) tracks: Vec<TrackSummary>,
 }
 
 /// How a looked-up name led to the artist.
@@ -59,32 +59,32 @@ pub enum NameMatch {
 
 /// What the skill shows for a found artist.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ArtistLookup {
-    pub artist: ArtistWithTracks,
-    pub matched_by: NameMatch,
+pub(crate) struct ArtistLookup {
+    pub(crate) artist: ArtistWithTracks,
+    pub(crate) matched_by: NameMatch,
     /// Related artists that have stored tracks, in related rank order.
-    pub related: Vec<ArtistWithTracks>,
+    pub(crate) related: Vec<ArtistWithTracks>,
 }
 
 /// One name the catalog answers to: an artist's name or one of its aliases.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CatalogName {
+pub(crate) struct CatalogName {
     /// The folded name or alias key.
-    pub key: String,
-    pub artist_id: String,
+    pub(crate) key: String,
+    pub(crate) artist_id: String,
     /// The artist's display name (also for an alias: that is what a suggestion shows).
-    pub artist_name: String,
-    pub followers: Option<i64>,
-    pub deezer_fans: Option<i64>,
+    pub(crate) artist_name: String,
+    pub(crate) followers: Option<i64>,
+    pub(crate) deezer_fans: Option<i64>,
 }
 
 /// How much of a found artist to load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LookupShape {
+pub(crate) struct LookupShape {
     /// Top tracks per artist (the artist's and each related artist's).
-    pub tracks_per_artist: usize,
+    pub(crate) tracks_per_artist: usize,
     /// Related artists with tracks.
-    pub related_artists: usize,
+    pub(crate) related_artists: usize,
 }
 
 /// One artist row joined with one of its tracks (or none).
@@ -119,7 +119,7 @@ impl Store {
     /// the one with most Deezer fans), else the artist an alias `key` points at; with its
     /// top tracks and up to `shape.related_artists` related artists that have tracks.
     /// Two statements; `None` when nothing answers to `key`.
-    pub async fn artist_lookup(
+    pub(crate) async fn artist_lookup(
         &self,
         key: &str,
         shape: LookupShape,
@@ -174,7 +174,7 @@ impl Store {
 
     /// Every name and alias in the catalog with its artist: one statement, a few
     /// thousand short rows, read now and then to suggest close names for a miss.
-    pub async fn catalog_names(&self) -> Result<Vec<CatalogName>, StoreError> {
+    pub(crate) async fn catalog_names(&self) -> Result<Vec<CatalogName>, StoreError> {
         let names = Query::select()
             .expr_as(
                 Expr::col((artists::Entity, artists::Column::NameKey)),

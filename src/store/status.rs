@@ -8,21 +8,21 @@ use super::{Store, StoreError};
 
 /// What the catalog holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CatalogCounts {
-    pub artists: u64,
-    pub artists_with_tracks: u64,
-    pub artists_with_related: u64,
-    pub artists_on_deezer: u64,
-    pub artists_unmatched_on_deezer: u64,
-    pub aliases: u64,
+pub(crate) struct CatalogCounts {
+    pub(crate) artists: u64,
+    pub(crate) artists_with_tracks: u64,
+    pub(crate) artists_with_related: u64,
+    pub(crate) artists_on_deezer: u64,
+    pub(crate) artists_unmatched_on_deezer: u64,
+    pub(crate) aliases: u64,
     /// (source, rows)
-    pub top_tracks_by_source: Vec<(String, u64)>,
-    pub related_by_source: Vec<(String, u64)>,
-    pub deezer_artists_cached: u64,
+    pub(crate) top_tracks_by_source: Vec<(String, u64)>,
+    pub(crate) related_by_source: Vec<(String, u64)>,
+    pub(crate) deezer_artists_cached: u64,
 }
 
 impl Store {
-    pub async fn catalog_counts(&self) -> Result<CatalogCounts, StoreError> {
+    pub(crate) async fn catalog_counts(&self) -> Result<CatalogCounts, StoreError> {
         let db = self.db();
         let err = StoreError::query;
         Ok(CatalogCounts {

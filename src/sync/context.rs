@@ -183,18 +183,18 @@ impl RunContext {
 /// How one artist's refresh went.
 #[derive(Debug, Default)]
 pub(crate) struct ArtistOutcome {
-    pub name: String,
-    pub written: WriteCounts,
+    pub(crate) name: String,
+    pub(crate) written: WriteCounts,
     /// Some due part failed with an error.
-    pub failed: bool,
+    pub(crate) failed: bool,
     /// Some due part could not be done for a reason a later run gets past.
-    pub left_due: bool,
+    pub(crate) left_due: bool,
     /// Its data must come from Deezer, where it has no match.
-    pub unmapped: bool,
+    pub(crate) unmapped: bool,
 }
 
 impl ArtistOutcome {
-    pub fn summary(&self) -> &'static str {
+    pub(crate) fn summary(&self) -> &'static str {
         if self.failed {
             "failed"
         } else if self.left_due {

@@ -60,11 +60,11 @@ impl SyncEngine {
         }
     }
 
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
-    pub fn settings(&self) -> &Settings {
+    pub(crate) fn settings(&self) -> &Settings {
         &self.settings
     }
 
@@ -107,7 +107,7 @@ impl SyncEngine {
 
     /// Saves what a client used outside a run (`add`, the request queue) learned: a quota
     /// block or a refused endpoint must hold for the next caller too.
-    pub async fn save_spotify_state(&self, spotify: &SpotifyClient) {
+    pub(crate) async fn save_spotify_state(&self, spotify: &SpotifyClient) {
         let loaded = load_spotify_access(
             &self.store,
             self.settings.sync.spotify_recheck_after,

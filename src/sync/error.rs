@@ -12,7 +12,7 @@ use crate::store::StoreError;
 
 /// A failure to fetch one artist's data.
 #[derive(Debug, Error, Clone)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     #[error(transparent)]
     Spotify(#[from] SpotifyError),
     #[error(transparent)]
@@ -31,7 +31,7 @@ impl From<StoreError> for FetchError {
 impl FetchError {
     /// A reason the next run gets past by itself (a block, the budget, a provider down)
     /// rather than something wrong with this artist.
-    pub fn is_stop(&self) -> bool {
+    pub(crate) fn is_stop(&self) -> bool {
         match self {
             FetchError::Spotify(error) => error.stops_spotify(),
             FetchError::Deezer(DeezerError::Down) => true,

@@ -26,7 +26,7 @@ const TRACKS_CHECKED: usize = 2;
 
 /// The outcome of matching one artist across providers.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Resolution<T> {
+pub(crate) enum Resolution<T> {
     Mapped(T, DeezerMapping),
     /// Settled for now: no candidate (`Unmapped`) or none confirmed (`Ambiguous`).
     NotMapped(DeezerMapping),
@@ -36,7 +36,7 @@ pub enum Resolution<T> {
 
 /// What the names alone say about a set of candidates.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NameVerdict<T> {
+pub(crate) enum NameVerdict<T> {
     /// One candidate and nothing doubtful about it.
     Accept(T),
     /// Candidates that need a confirming recording.
@@ -46,17 +46,17 @@ pub enum NameVerdict<T> {
 
 /// What makes a lone name match doubtful enough to need a confirming recording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DoubtRules {
+pub(crate) struct DoubtRules {
     /// Catalog artists sharing the folded name, this one included.
-    pub catalog_homonyms: usize,
+    pub(crate) catalog_homonyms: usize,
     /// A candidate with fewer Deezer fans than this may be a namesake of an artist Deezer
     /// does not have; it is confirmed first (a small artist costs one Spotify search once).
-    pub confirm_below_fans: i64,
+    pub(crate) confirm_below_fans: i64,
 }
 
 /// Judges Deezer search hits for a catalog artist. `held_elsewhere` are Deezer ids other
 /// catalog artists already hold.
-pub fn judge_deezer_candidates(
+pub(crate) fn judge_deezer_candidates(
     key: &str,
     hits: Vec<DeezerArtist>,
     held_elsewhere: &HashSet<i64>,
@@ -96,7 +96,7 @@ pub fn judge_deezer_candidates(
 }
 
 /// Finds the Deezer artist for a catalog (Spotify) artist.
-pub async fn match_on_deezer(
+pub(crate) async fn match_on_deezer(
     spotify: &SpotifyClient,
     deezer: &DeezerClient,
     store: &Store,
@@ -142,7 +142,7 @@ pub async fn match_on_deezer(
 }
 
 /// Finds the Spotify artist for a Deezer artist (met as a related artist).
-pub async fn match_on_spotify(
+pub(crate) async fn match_on_spotify(
     spotify: &SpotifyClient,
     deezer: &DeezerClient,
     store: &Store,

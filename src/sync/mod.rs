@@ -24,19 +24,18 @@
 mod artist;
 mod context;
 mod engine;
-pub mod error;
-pub mod identity;
+pub(crate) mod error;
+pub(crate) mod identity;
 pub mod onboard;
-pub mod options;
+pub(crate) mod options;
 pub mod plan;
-pub mod progress;
-pub mod report;
-pub mod requests;
-pub mod runner;
+pub(crate) mod progress;
+pub(crate) mod report;
+pub(crate) mod requests;
+pub(crate) mod runner;
 mod spotify_state;
 
 pub use engine::SyncEngine;
-pub use error::{FetchError, SyncError};
 pub use options::{RunOptions, Trigger};
 pub use progress::{NoProgress, Progress};
 pub use report::RunReport;

@@ -21,21 +21,21 @@ use crate::store::{self, Store, StoreError};
 
 /// What one onboarding did.
 #[derive(Debug)]
-pub struct Onboarded {
+pub(crate) struct Onboarded {
     /// One per input, in the order given.
-    pub outcomes: Vec<AddOutcome>,
+    pub(crate) outcomes: Vec<AddOutcome>,
     /// Spotify calls spent resolving the inputs.
-    pub resolution_calls: ApiCalls,
+    pub(crate) resolution_calls: ApiCalls,
     /// Why Spotify could not be called any more, if it stopped while resolving (a block,
     /// the budget): inputs it failed are not their own fault.
-    pub spotify_stopped: Option<String>,
+    pub(crate) spotify_stopped: Option<String>,
     /// The refresh of the artists added, when one was asked for and any were added.
-    pub refresh: Option<Result<RunReport, SyncError>>,
+    pub(crate) refresh: Option<Result<RunReport, SyncError>>,
 }
 
 impl Onboarded {
     /// The ids of the artists this onboarding added.
-    pub fn added(&self) -> Vec<String> {
+    pub(crate) fn added(&self) -> Vec<String> {
         self.outcomes
             .iter()
             .filter_map(|outcome| match outcome {
@@ -50,7 +50,7 @@ impl Onboarded {
 /// caller built for this unit of work. With `refresh`, the artists added get their data
 /// now, the run's progress going to it. Store errors stop the flow: nothing can be added
 /// without the database.
-pub async fn onboard(
+pub(crate) async fn onboard(
     runner: &Runner,
     spotify: &SpotifyClient,
     inputs: &[ArtistRef],
@@ -132,16 +132,6 @@ pub enum AddOutcome {
         input: String,
         error: String,
     },
-}
-
-impl AddOutcome {
-    /// The catalog artist the input now names, if any.
-    pub fn artist_id(&self) -> Option<&str> {
-        match self {
-            AddOutcome::Added { id, .. } | AddOutcome::AlreadyPresent { id, .. } => Some(id),
-            _ => None,
-        }
-    }
 }
 
 /// Resolves and adds each input in turn; a failure of one does not stop the others.

@@ -41,7 +41,7 @@ pub struct ArtistTask {
 }
 
 impl ArtistTask {
-    pub fn is_due(&self) -> bool {
+    pub(crate) fn is_due(&self) -> bool {
         self.profile_due || self.tracks_due || self.related_due
     }
 }
@@ -97,7 +97,7 @@ pub fn plan_refresh(
 }
 
 /// Only these artists, every part due (for `add` and onboarding).
-pub fn plan_targeted(artists: Vec<ArtistState>, capabilities: Capabilities) -> Plan {
+pub(crate) fn plan_targeted(artists: Vec<ArtistState>, capabilities: Capabilities) -> Plan {
     Plan {
         tasks: artists
             .into_iter()

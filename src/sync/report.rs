@@ -46,13 +46,13 @@ pub struct RunReport {
     /// or the app): the run did what it could without Spotify, but it is a failure.
     pub configuration_error: Option<String>,
     /// The first errors, verbatim.
-    pub errors: Vec<String>,
-    pub errors_total: u64,
+    pub(crate) errors: Vec<String>,
+    pub(crate) errors_total: u64,
     pub spotify_calls: ApiCalls,
     pub deezer_calls: ApiCalls,
     /// SQL statements the store sent during the run's lifetime.
-    pub statements: u64,
-    pub elapsed: Duration,
+    pub(crate) statements: u64,
+    pub(crate) elapsed: Duration,
 }
 
 impl RunReport {

@@ -31,24 +31,24 @@ use crate::store::{self, Store, StoreError};
 
 /// What one batch did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct QueueBatch {
+pub(crate) struct QueueBatch {
     /// Requests resolved to a catalog artist (added or already there).
-    pub resolved: u64,
-    pub not_found: u64,
-    pub failed: u64,
+    pub(crate) resolved: u64,
+    pub(crate) not_found: u64,
+    pub(crate) failed: u64,
     /// Artists added and refreshed right away.
-    pub added: Vec<String>,
+    pub(crate) added: Vec<String>,
     /// How each request handled ended: `added`, `already_present`, `not_found`, `failed`.
-    pub handled: Vec<&'static str>,
+    pub(crate) handled: Vec<&'static str>,
     /// Spotify calls spent resolving the names.
-    pub spotify_calls: ApiCalls,
+    pub(crate) spotify_calls: ApiCalls,
     /// Why nothing was tried, if so.
-    pub skipped: Option<&'static str>,
+    pub(crate) skipped: Option<&'static str>,
 }
 
 /// One batch: onboards the requests due now, at most `QUEUE_BATCH` of them.
 /// `last_wait_reason` keeps "Spotify is blocked" from being logged at every poll.
-pub async fn onboard_due_requests(
+pub(crate) async fn onboard_due_requests(
     runner: &Runner,
     last_wait_reason: &Mutex<Option<String>>,
 ) -> QueueBatch {

@@ -30,7 +30,7 @@ use super::error::SyncError;
 use super::options::{RunOptions, Trigger};
 use super::progress::{NoProgress, Progress};
 use super::report::RunReport;
-use crate::config::{DatabaseUrl, Settings};
+use crate::config::Settings;
 use crate::store::lock::{LockError, RunnerLock};
 use crate::store::runs::{RunCounts, RunStatus};
 use crate::store::{self, Store};
@@ -38,7 +38,7 @@ use crate::store::{self, Store};
 /// Watches a runner's units of work: the daemon counts runs and tracks whether the
 /// database answers; a CLI run watches nothing ([`Unwatched`]). Called from the unit's
 /// task; must not block.
-pub trait RunObserver: Send + Sync {
+pub(crate) trait RunObserver: Send + Sync {
     /// The database (or the runner lock's connection) answered.
     fn database_ok(&self) {}
     /// The database (or the runner lock's connection) failed with `error`.
@@ -50,7 +50,7 @@ pub trait RunObserver: Send + Sync {
 }
 
 /// Nobody watches (the CLI's runs report on the terminal instead).
-pub struct Unwatched;
+pub(crate) struct Unwatched;
 
 impl RunObserver for Unwatched {}
 
@@ -62,13 +62,13 @@ const LOCK_CHECK_EVERY: Duration = Duration::from_secs(15);
 
 /// Whether to wait for this process's slot or give up at once when it is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SlotWait {
+pub(crate) enum SlotWait {
     Wait,
     Try,
 }
 
 /// The result of asking to begin a unit of work.
-pub enum Begin<'a> {
+pub(crate) enum Begin<'a> {
     Began(Unit<'a>),
     /// This process is already working (only with [`SlotWait::Try`]).
     SlotBusy,
@@ -82,7 +82,7 @@ pub enum Begin<'a> {
 /// A unit of work in progress: holds the slot and the lock. End it with
 /// [`Unit::finish`]; a unit dropped without it frees the slot, and the next unit
 /// releases the stale lock first.
-pub struct Unit<'a> {
+pub(crate) struct Unit<'a> {
     runner: &'a Runner,
     lock: MutexGuard<'a, RunnerLock>,
 }
@@ -93,7 +93,7 @@ impl Unit<'_> {
     /// connection dropped, so the server freed it and another runner may start), the
     /// unit's runs are stopped like on shutdown: no new artists, in-flight ones finish,
     /// the run is recorded as interrupted.
-    pub async fn guarded<F: std::future::Future>(&mut self, work: F) -> F::Output {
+    pub(crate) async fn guarded<F: std::future::Future>(&mut self, work: F) -> F::Output {
         tokio::pin!(work);
         let mut checks = tokio::time::interval(LOCK_CHECK_EVERY);
         checks.tick().await;
@@ -119,7 +119,7 @@ impl Unit<'_> {
     }
 
     /// Releases the lock and the slot.
-    pub async fn finish(mut self) {
+    pub(crate) async fn finish(mut self) {
         self.runner.end_unit();
         match self.lock.release().await {
             Ok(true) => {}
@@ -150,7 +150,7 @@ pub struct Runner {
 impl Runner {
     /// A runner over `engine`, watched by `observer`; `shutdown` stops its units (no new
     /// work; runs stop starting artists).
-    pub fn new(
+    pub(crate) fn new(
         engine: SyncEngine,
         observer: Arc<dyn RunObserver>,
         shutdown: CancellationToken,
@@ -166,29 +166,29 @@ impl Runner {
         }
     }
 
-    pub fn engine(&self) -> &SyncEngine {
+    pub(crate) fn engine(&self) -> &SyncEngine {
         &self.engine
     }
 
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         self.engine.store()
     }
 
-    pub fn settings(&self) -> &Settings {
+    pub(crate) fn settings(&self) -> &Settings {
         self.engine.settings()
     }
 
-    pub fn observer(&self) -> &dyn RunObserver {
+    pub(crate) fn observer(&self) -> &dyn RunObserver {
         self.observer.as_ref()
     }
 
-    pub fn shutdown(&self) -> &CancellationToken {
+    pub(crate) fn shutdown(&self) -> &CancellationToken {
         &self.shutdown
     }
 
     /// Begins a unit of work: this process's slot, then the runner lock, asked for until
     /// `lock_wait` has passed. Closes runs abandoned by dead runners once it holds both.
-    pub async fn begin(&self, slot: SlotWait, lock_wait: Duration) -> Begin<'_> {
+    pub(crate) async fn begin(&self, slot: SlotWait, lock_wait: Duration) -> Begin<'_> {
         let mut lock = match slot {
             SlotWait::Try => match self.slot.try_lock() {
                 Ok(lock) => lock,
@@ -224,12 +224,12 @@ impl Runner {
 
     /// One pipeline run, its end told to the observer. Shutdown, or the loss of the
     /// unit's runner lock, stops it from starting more artists.
-    pub async fn run(&self, options: RunOptions) -> Result<RunReport, SyncError> {
+    pub(crate) async fn run(&self, options: RunOptions) -> Result<RunReport, SyncError> {
         self.run_with_progress(options, &NoProgress).await
     }
 
     /// [`Runner::run`], also telling `progress` how it goes (the CLI's progress bar).
-    pub async fn run_with_progress(
+    pub(crate) async fn run_with_progress(
         &self,
         options: RunOptions,
         progress: &dyn Progress,
@@ -272,7 +272,7 @@ impl Runner {
     }
 
     /// Waits until no unit of work is in progress, then lets the lock go.
-    pub async fn wait_idle(&self) {
+    pub(crate) async fn wait_idle(&self) {
         let mut lock = self.slot.lock().await;
         if lock.is_held() {
             let _ = lock.release().await;
@@ -282,7 +282,7 @@ impl Runner {
     /// After the shutdown deadline: records the run still in progress as interrupted with
     /// the counts of the artists it finished (the ones in flight are not written: their
     /// transactions end with the process).
-    pub async fn abandon_in_flight(&self) {
+    pub(crate) async fn abandon_in_flight(&self) {
         let in_flight = self
             .in_flight
             .lock()
@@ -378,26 +378,5 @@ async fn close_abandoned_runs(store: &Store) {
             "closed runs left `running` by a runner that died; recorded as interrupted"
         ),
         Err(error) => tracing::warn!(%error, "could not close abandoned runs"),
-    }
-}
-
-/// The runner lock alone, for work that is not a pipeline run (the import): waits up to
-/// `wait` for another runner's unit of work to end. `None` when another runner kept it
-/// the whole time.
-pub async fn take_runner_lock(
-    url: &DatabaseUrl,
-    store: &Store,
-    wait: Duration,
-) -> Result<Option<RunnerLock>, LockError> {
-    let mut lock = RunnerLock::new(url);
-    match acquire_within(&mut lock, wait, &CancellationToken::new()).await? {
-        Acquired::Yes => {
-            close_abandoned_runs(store).await;
-            Ok(Some(lock))
-        }
-        Acquired::Busy | Acquired::Stopping => {
-            lock.close().await;
-            Ok(None)
-        }
     }
 }

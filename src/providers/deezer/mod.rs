@@ -5,7 +5,7 @@
 //! limiter keeps the request rate under Deezer's per-IP limit (50 per 5 s by common report;
 //! the default here is 45). Never touches the database.
 
-pub mod wire;
+pub(crate) mod wire;
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use crate::providers::http::{CallCounts, CallError, Reply, Upstream, Verdict};
 use serde::de::DeserializeOwned;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum DeezerError {
+pub(crate) enum DeezerError {
     #[error("Deezer has no such object")]
     NotFound,
     #[error("Deezer error {code}: {message}")]
@@ -30,20 +30,20 @@ pub enum DeezerError {
 
 /// A Deezer artist as search, lookup and related-artist answers describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeezerArtist {
-    pub id: i64,
-    pub name: String,
-    pub fans: Option<i64>,
-    pub albums: Option<i64>,
-    pub picture_url: Option<String>,
-    pub link: Option<String>,
+pub(crate) struct DeezerArtist {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) fans: Option<i64>,
+    pub(crate) albums: Option<i64>,
+    pub(crate) picture_url: Option<String>,
+    pub(crate) link: Option<String>,
 }
 
 /// A Deezer track with the ISRC when the endpoint gives it (`/track/{id}` does, `/top` not).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeezerTrack {
-    pub track: TopTrack,
-    pub artist_ids: Vec<i64>,
+pub(crate) struct DeezerTrack {
+    pub(crate) track: TopTrack,
+    pub(crate) artist_ids: Vec<i64>,
 }
 
 pub struct DeezerClient {
@@ -59,7 +59,7 @@ const QUOTA_CODE: i64 = 4;
 const NOT_FOUND_CODE: i64 = 800;
 
 impl DeezerClient {
-    pub fn new(
+    pub(crate) fn new(
         client: reqwest::Client,
         base_url: String,
         http: HttpSettings,
@@ -73,16 +73,12 @@ impl DeezerClient {
         }
     }
 
-    pub fn calls(&self) -> CallCounts {
+    pub(crate) fn calls(&self) -> CallCounts {
         self.api.stats()
     }
 
-    pub fn is_down(&self) -> bool {
-        self.api.is_down()
-    }
-
     /// `GET /search/artist?q=NAME` (plain `q`: the `artist:"..."` form returns fuzzy hits).
-    pub async fn search_artists(
+    pub(crate) async fn search_artists(
         &self,
         name: &str,
         limit: u32,
@@ -99,7 +95,7 @@ impl DeezerClient {
     }
 
     /// `GET /artist/{id}`.
-    pub async fn artist(&self, id: i64) -> Result<DeezerArtist, DeezerError> {
+    pub(crate) async fn artist(&self, id: i64) -> Result<DeezerArtist, DeezerError> {
         let artist: wire::Artist = self.get("artist", &format!("/artist/{id}"), &[]).await?;
         artist_from_wire(artist).ok_or_else(|| DeezerError::Api {
             code: 0,
@@ -108,7 +104,11 @@ impl DeezerClient {
     }
 
     /// `GET /artist/{id}/top?limit=N`, in Deezer's order.
-    pub async fn top_tracks(&self, id: i64, limit: u32) -> Result<Vec<DeezerTrack>, DeezerError> {
+    pub(crate) async fn top_tracks(
+        &self,
+        id: i64,
+        limit: u32,
+    ) -> Result<Vec<DeezerTrack>, DeezerError> {
         let limit = limit.clamp(1, 100).to_string();
         let list: wire::List<wire::Track> = self
             .get(
@@ -121,7 +121,7 @@ impl DeezerClient {
     }
 
     /// `GET /artist/{id}/related?limit=N` (Deezer gives at most 20), in Deezer's order.
-    pub async fn related_artists(
+    pub(crate) async fn related_artists(
         &self,
         id: i64,
         limit: u32,
@@ -138,7 +138,7 @@ impl DeezerClient {
     }
 
     /// `GET /track/{id}`: the full track, with its ISRC.
-    pub async fn track(&self, id: i64) -> Result<DeezerTrack, DeezerError> {
+    pub(crate) async fn track(&self, id: i64) -> Result<DeezerTrack, DeezerError> {
         let track: wire::Track = self.get("track", &format!("/track/{id}"), &[]).await?;
         track_from_wire(track).ok_or_else(|| DeezerError::Api {
             code: 0,

@@ -5,67 +5,66 @@ use serde::Deserialize;
 
 /// `{"error":{"type":"DataException","message":"no data","code":800}}`
 #[derive(Debug, Deserialize)]
-pub struct ErrorEnvelope {
-    pub error: ErrorBody,
+pub(crate) struct ErrorEnvelope {
+    pub(crate) error: ErrorBody,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub message: Option<String>,
-    pub code: Option<i64>,
+    pub(crate) kind: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) code: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct List<T> {
+pub(crate) struct List<T> {
     #[serde(default = "Vec::new")]
-    pub data: Vec<T>,
+    pub(crate) data: Vec<T>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Artist {
-    pub id: i64,
-    pub name: Option<String>,
-    pub link: Option<String>,
-    pub picture_medium: Option<String>,
-    pub picture_big: Option<String>,
-    pub nb_album: Option<i64>,
-    pub nb_fan: Option<i64>,
+pub(crate) struct Artist {
+    pub(crate) id: i64,
+    pub(crate) name: Option<String>,
+    pub(crate) link: Option<String>,
+    pub(crate) picture_medium: Option<String>,
+    pub(crate) picture_big: Option<String>,
+    pub(crate) nb_album: Option<i64>,
+    pub(crate) nb_fan: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct TrackArtist {
-    pub id: Option<i64>,
-    pub name: Option<String>,
+pub(crate) struct TrackArtist {
+    pub(crate) id: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Album {
-    pub title: Option<String>,
-    pub cover_medium: Option<String>,
-    pub cover_big: Option<String>,
+pub(crate) struct Album {
+    pub(crate) title: Option<String>,
+    pub(crate) cover_medium: Option<String>,
+    pub(crate) cover_big: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Track {
-    pub id: i64,
-    pub title: Option<String>,
-    pub title_short: Option<String>,
-    pub link: Option<String>,
+pub(crate) struct Track {
+    pub(crate) id: i64,
+    pub(crate) title: Option<String>,
+    pub(crate) title_short: Option<String>,
+    pub(crate) link: Option<String>,
     /// Seconds.
-    pub duration: Option<i64>,
-    pub rank: Option<i64>,
-    pub isrc: Option<String>,
-    pub artist: Option<TrackArtist>,
+    pub(crate) duration: Option<i64>,
+    pub(crate) rank: Option<i64>,
+    pub(crate) isrc: Option<String>,
+    pub(crate) artist: Option<TrackArtist>,
     #[serde(default)]
-    pub contributors: Option<Vec<TrackArtist>>,
-    pub album: Option<Album>,
+    pub(crate) contributors: Option<Vec<TrackArtist>>,
+    pub(crate) album: Option<Album>,
 }
 
 /// Deezer image URLs with an empty hash (`/images/artist//500x500-...`) are its grey
 /// placeholder: not worth showing.
-pub fn real_image(url: Option<String>) -> Option<String> {
+pub(crate) fn real_image(url: Option<String>) -> Option<String> {
     url.filter(|u| {
         u.starts_with("http")
             && !u.contains("//500x500")

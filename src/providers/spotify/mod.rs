@@ -6,7 +6,7 @@
 //! 403/404 on batch lookups, top tracks and related artists) and a quota block. It never
 //! touches the database; the sync pipeline loads and persists that knowledge.
 
-pub mod wire;
+pub(crate) mod wire;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -24,7 +24,7 @@ use crate::providers::http::{CallBudget, CallCounts, CallError, Reply, Upstream,
 
 /// Endpoint families Spotify grants or refuses per app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SpotifyFeature {
+pub(crate) enum SpotifyFeature {
     /// `GET /artists?ids=` (50 per call).
     ArtistsBatch,
     /// `GET /artists/{id}/top-tracks`.
@@ -34,13 +34,13 @@ pub enum SpotifyFeature {
 }
 
 impl SpotifyFeature {
-    pub const ALL: [SpotifyFeature; 3] = [
+    pub(crate) const ALL: [SpotifyFeature; 3] = [
         SpotifyFeature::ArtistsBatch,
         SpotifyFeature::TopTracks,
         SpotifyFeature::RelatedArtists,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SpotifyFeature::ArtistsBatch => "artists_batch",
             SpotifyFeature::TopTracks => "top_tracks",
@@ -48,13 +48,13 @@ impl SpotifyFeature {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.as_str() == s)
     }
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum SpotifyError {
+pub(crate) enum SpotifyError {
     #[error("Spotify credentials are not configured")]
     NotConfigured,
     #[error("Spotify refused the app's credentials: {0}")]
@@ -83,7 +83,7 @@ pub enum SpotifyError {
 
 impl SpotifyError {
     /// True when no Spotify call can succeed for the rest of the run.
-    pub fn stops_spotify(&self) -> bool {
+    pub(crate) fn stops_spotify(&self) -> bool {
         matches!(
             self,
             SpotifyError::NotConfigured
@@ -109,19 +109,19 @@ enum ApiFailure {
 
 /// A search hit or lookup result for a track, with the artists Spotify credits.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpotifyTrack {
-    pub track: TopTrack,
-    pub artist_ids: Vec<String>,
+pub(crate) struct SpotifyTrack {
+    pub(crate) track: TopTrack,
+    pub(crate) artist_ids: Vec<String>,
 }
 
 /// What the client knows of this app's rights, to persist between runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SpotifyAccess {
-    pub unavailable: HashSet<SpotifyFeature>,
+pub(crate) struct SpotifyAccess {
+    pub(crate) unavailable: HashSet<SpotifyFeature>,
     /// Features that answered this app (so far as anyone knows).
-    pub available: HashSet<SpotifyFeature>,
-    pub blocked_until: Option<DateTime<Utc>>,
-    pub block_reason: Option<String>,
+    pub(crate) available: HashSet<SpotifyFeature>,
+    pub(crate) blocked_until: Option<DateTime<Utc>>,
+    pub(crate) block_reason: Option<String>,
 }
 
 struct Token {
@@ -147,18 +147,22 @@ pub struct SpotifyClient {
 }
 
 /// Where and how to reach Spotify.
-pub struct SpotifyConfig {
-    pub api_url: String,
-    pub auth_url: String,
-    pub credentials: Option<SpotifyCredentials>,
-    pub market: String,
-    pub http: HttpSettings,
-    pub rate: RateLimit,
-    pub budget: Arc<CallBudget>,
+pub(crate) struct SpotifyConfig {
+    pub(crate) api_url: String,
+    pub(crate) auth_url: String,
+    pub(crate) credentials: Option<SpotifyCredentials>,
+    pub(crate) market: String,
+    pub(crate) http: HttpSettings,
+    pub(crate) rate: RateLimit,
+    pub(crate) budget: Arc<CallBudget>,
 }
 
 impl SpotifyClient {
-    pub fn new(client: reqwest::Client, config: SpotifyConfig, access: SpotifyAccess) -> Self {
+    pub(crate) fn new(
+        client: reqwest::Client,
+        config: SpotifyConfig,
+        access: SpotifyAccess,
+    ) -> Self {
         Self {
             api: Upstream::new(
                 "spotify",
@@ -179,29 +183,25 @@ impl SpotifyClient {
         }
     }
 
-    pub fn is_configured(&self) -> bool {
+    pub(crate) fn is_configured(&self) -> bool {
         self.credentials.is_some()
     }
 
     /// Calls made to the Web API (token requests excluded).
-    pub fn api_calls(&self) -> CallCounts {
+    pub(crate) fn api_calls(&self) -> CallCounts {
         self.api.stats()
     }
 
-    pub fn token_calls(&self) -> CallCounts {
-        self.auth.stats()
-    }
-
-    pub fn budget_remaining(&self) -> u64 {
+    pub(crate) fn budget_remaining(&self) -> u64 {
         self.api.budget().map_or(0, CallBudget::remaining)
     }
 
-    pub fn access(&self) -> SpotifyAccess {
+    pub(crate) fn access(&self) -> SpotifyAccess {
         self.access.lock().expect("access lock poisoned").clone()
     }
 
     /// Whether the feature may be called: not known to be refused.
-    pub fn may_use(&self, feature: SpotifyFeature) -> bool {
+    pub(crate) fn may_use(&self, feature: SpotifyFeature) -> bool {
         !self
             .access
             .lock()
@@ -211,7 +211,7 @@ impl SpotifyClient {
     }
 
     /// Why no call can be made right now, if so (not configured, blocked, budget spent).
-    pub fn unusable(&self) -> Option<SpotifyError> {
+    pub(crate) fn unusable(&self) -> Option<SpotifyError> {
         if !self.is_configured() {
             return Some(SpotifyError::NotConfigured);
         }
@@ -290,7 +290,7 @@ impl SpotifyClient {
     }
 
     /// `GET /artists/{id}`.
-    pub async fn artist(&self, id: &str) -> Result<ArtistProfile, SpotifyError> {
+    pub(crate) async fn artist(&self, id: &str) -> Result<ArtistProfile, SpotifyError> {
         let path = format!("/artists/{id}");
         match self.get::<wire::Artist>("artist", &path, &[]).await {
             Ok(artist) => Ok(profile_from_wire(artist)),
@@ -301,7 +301,7 @@ impl SpotifyClient {
     }
 
     /// `GET /artists?ids=` for up to 50 ids; `None` for ids Spotify does not know.
-    pub async fn artists(
+    pub(crate) async fn artists(
         &self,
         ids: &[String],
     ) -> Result<Vec<Option<ArtistProfile>>, SpotifyError> {
@@ -325,7 +325,7 @@ impl SpotifyClient {
     }
 
     /// `GET /artists/{id}/top-tracks?market=`.
-    pub async fn top_tracks(&self, id: &str) -> Result<Vec<TopTrack>, SpotifyError> {
+    pub(crate) async fn top_tracks(&self, id: &str) -> Result<Vec<TopTrack>, SpotifyError> {
         let feature = SpotifyFeature::TopTracks;
         self.ensure_usable(feature)?;
         let path = format!("/artists/{id}/top-tracks");
@@ -348,7 +348,10 @@ impl SpotifyClient {
     }
 
     /// `GET /artists/{id}/related-artists`.
-    pub async fn related_artists(&self, id: &str) -> Result<Vec<ArtistProfile>, SpotifyError> {
+    pub(crate) async fn related_artists(
+        &self,
+        id: &str,
+    ) -> Result<Vec<ArtistProfile>, SpotifyError> {
         let feature = SpotifyFeature::RelatedArtists;
         self.ensure_usable(feature)?;
         let path = format!("/artists/{id}/related-artists");
@@ -372,7 +375,7 @@ impl SpotifyClient {
     }
 
     /// `GET /search?type=artist` (Spotify allows at most 10 results since 2026).
-    pub async fn search_artists(
+    pub(crate) async fn search_artists(
         &self,
         name: &str,
         limit: u8,
@@ -400,7 +403,10 @@ impl SpotifyClient {
 
     /// `GET /search?type=track&q=isrc:...`: the recordings Spotify has under an ISRC,
     /// with the artists it credits.
-    pub async fn tracks_by_isrc(&self, isrc: &str) -> Result<Vec<SpotifyTrack>, SpotifyError> {
+    pub(crate) async fn tracks_by_isrc(
+        &self,
+        isrc: &str,
+    ) -> Result<Vec<SpotifyTrack>, SpotifyError> {
         let q = format!("isrc:{isrc}");
         let query = [("q", q.as_str()), ("type", "track"), ("limit", "5")];
         match self

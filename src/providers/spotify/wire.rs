@@ -5,10 +5,10 @@
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
     #[serde(default = "default_expires_in")]
-    pub expires_in: u64,
+    pub(crate) expires_in: u64,
 }
 
 fn default_expires_in() -> u64 {
@@ -17,121 +17,120 @@ fn default_expires_in() -> u64 {
 
 /// `{"error":"invalid_client","error_description":"Invalid client"}`
 #[derive(Debug, Deserialize)]
-pub struct TokenError {
-    pub error: Option<String>,
-    pub error_description: Option<String>,
+pub(crate) struct TokenError {
+    pub(crate) error: Option<String>,
+    pub(crate) error_description: Option<String>,
 }
 
 /// `{"error":{"status":429,"message":"...","reason":"QUOTA_EXCEEDED"}}`
 #[derive(Debug, Deserialize)]
-pub struct ErrorEnvelope {
-    pub error: ErrorBody,
+pub(crate) struct ErrorEnvelope {
+    pub(crate) error: ErrorBody,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ErrorBody {
-    pub message: Option<String>,
-    pub reason: Option<String>,
+pub(crate) struct ErrorBody {
+    pub(crate) message: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Image {
-    pub url: Option<String>,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
+pub(crate) struct Image {
+    pub(crate) url: Option<String>,
+    pub(crate) width: Option<u32>,
+    pub(crate) height: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct ExternalUrls {
-    pub spotify: Option<String>,
+pub(crate) struct ExternalUrls {
+    pub(crate) spotify: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Followers {
-    pub total: Option<i64>,
+pub(crate) struct Followers {
+    pub(crate) total: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Artist {
-    pub id: String,
-    pub name: String,
+pub(crate) struct Artist {
+    pub(crate) id: String,
+    pub(crate) name: String,
     #[serde(default)]
-    pub images: Option<Vec<Image>>,
+    pub(crate) images: Option<Vec<Image>>,
     #[serde(default)]
-    pub external_urls: Option<ExternalUrls>,
-    pub followers: Option<Followers>,
-    pub popularity: Option<i32>,
-    pub genres: Option<Vec<String>>,
+    pub(crate) external_urls: Option<ExternalUrls>,
+    pub(crate) followers: Option<Followers>,
+    pub(crate) popularity: Option<i32>,
+    pub(crate) genres: Option<Vec<String>>,
 }
 
 /// The artist inside a track: no images, no counts.
 #[derive(Debug, Deserialize)]
-pub struct SimpleArtist {
-    pub id: Option<String>,
-    pub name: Option<String>,
+pub(crate) struct SimpleArtist {
+    pub(crate) id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Album {
-    pub name: Option<String>,
+pub(crate) struct Album {
+    pub(crate) name: Option<String>,
     #[serde(default)]
-    pub images: Option<Vec<Image>>,
+    pub(crate) images: Option<Vec<Image>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct ExternalIds {
-    pub isrc: Option<String>,
+pub(crate) struct ExternalIds {
+    pub(crate) isrc: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Track {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub popularity: Option<i32>,
-    pub duration_ms: Option<i64>,
-    pub album: Option<Album>,
+pub(crate) struct Track {
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) popularity: Option<i32>,
+    pub(crate) duration_ms: Option<i64>,
+    pub(crate) album: Option<Album>,
     #[serde(default)]
-    pub artists: Vec<SimpleArtist>,
+    pub(crate) artists: Vec<SimpleArtist>,
     #[serde(default)]
-    pub external_ids: Option<ExternalIds>,
+    pub(crate) external_ids: Option<ExternalIds>,
     #[serde(default)]
-    pub external_urls: Option<ExternalUrls>,
+    pub(crate) external_urls: Option<ExternalUrls>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SeveralArtists {
-    pub artists: Vec<Option<Artist>>,
+pub(crate) struct SeveralArtists {
+    pub(crate) artists: Vec<Option<Artist>>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct TopTracks {
-    pub tracks: Vec<Track>,
+pub(crate) struct TopTracks {
+    pub(crate) tracks: Vec<Track>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct RelatedArtists {
-    pub artists: Vec<Artist>,
+pub(crate) struct RelatedArtists {
+    pub(crate) artists: Vec<Artist>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Page<T> {
+pub(crate) struct Page<T> {
     #[serde(default = "Vec::new")]
-    pub items: Vec<T>,
+    pub(crate) items: Vec<T>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ArtistSearch {
-    pub artists: Page<Artist>,
+pub(crate) struct ArtistSearch {
+    pub(crate) artists: Page<Artist>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct TrackSearch {
-    pub tracks: Page<Track>,
+pub(crate) struct TrackSearch {
+    pub(crate) tracks: Page<Track>,
 }
 
 /// The image closest to 300 px wide (the size the bot shows; the seed took the 300×300
 /// one), preferring larger over smaller when equally close.
-pub fn pick_image(images: &[Image]) -> Option<String> {
+pub(crate) fn pick_image(images: &[Image]) -> Option<String> {
     images
         .iter()
         .filter_map(|image| {
