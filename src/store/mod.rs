@@ -101,6 +101,16 @@ pub struct Store {
 impl Store {
     /// Connects (creating the SQLite file if needed). Errors never show the password.
     pub async fn connect(url: &DatabaseUrl, pool: PoolOptions) -> Result<Self, StoreError> {
+        // The driver reads `ssl-ca` at each connection and reports a missing file as a bare
+        // "No such file or directory" (later still, for a lazy pool): say which file.
+        if let Some(ca) = ssl_ca_file(url.expose())
+            && let Err(error) = std::fs::File::open(&ca)
+        {
+            return Err(StoreError::Connect {
+                url: url.redacted(),
+                message: format!("cannot read the CA file {} (ssl-ca): {error}", ca.display()),
+            });
+        }
         let mut options = ConnectOptions::new(url.expose().to_owned());
         options
             .max_connections(pool.max_connections)
@@ -215,6 +225,18 @@ fn scrub(message: &str, url: &DatabaseUrl) -> String {
             .replace(password, "***"),
         None => message.to_owned(),
     }
+}
+
+/// The file named by `ssl-ca` in a MySQL URL's query; `None` for a value the driver
+/// would decode first (`%XX`, `+`), which this check leaves to the driver.
+fn ssl_ca_file(url: &str) -> Option<std::path::PathBuf> {
+    let (_, query) = url.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| match pair.split_once('=') {
+            Some(("ssl-ca" | "sslca", value)) if !value.contains(['%', '+']) => Some(value.into()),
+            _ => None,
+        })
 }
 
 /// Placeholder list for `IN (...)` chunks: both backends accept thousands of parameters,

@@ -15,3 +15,4 @@ mod import_reader;
 mod skill;
 mod store_basics;
 mod sync_engine;
+mod tls;
