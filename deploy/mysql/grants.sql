@@ -1,27 +1,31 @@
--- The skill endpoint's database user on MySQL / MariaDB, with only what it needs.
+-- Step 3 of deploy/mysql/README.md: the KakaoTalk skill endpoint's account (the Lambda
+-- or `artistbot serve`), with only what it needs.
 --
--- Placeholders, replaced before running (the tests substitute them the same way):
---   @DATABASE@        the catalog database, e.g. artistbot
---   @SKILL_PASSWORD@  the skill endpoint's password
--- Run as an administrator, for example:
---   sed -e 's/@DATABASE@/artistbot/g' -e "s/@SKILL_PASSWORD@/$SKILL_PASSWORD/g" \
---       deploy/mysql/grants.sql | mariadb -uroot
--- The schema itself is created by `artistbot migrate`, run by a user allowed to
--- create and alter tables (not by either user below).
-
--- ===== artistbot_skill: the KakaoTalk skill endpoint (Lambda or `artistbot serve`) ====
+-- Placeholders, replaced by the README's `render` before this runs (the tests
+-- substitute them the same way):
+--   @DATABASE@        the database, e.g. artistbot
+--   @SKILL_HOST@      where the endpoint connects from: 127.0.0.1 for `artistbot serve`
+--                     on the database machine; for the Lambda, the Elastic IP of its NAT
+--                     gateway (see the README's "The Lambda and a MySQL at home")
+--   @SKILL_PASSWORD@  the account's password
+--   @SKILL_TLS@       SSL whenever it connects over a network (the Lambda), else NONE
+-- Run as a server administrator AFTER `artistbot migrate` (a table grant needs the
+-- table). CREATE USER IF NOT EXISTS keeps the password and TLS requirement of an
+-- account that already exists.
+--
 -- Reads the catalog; its only write is recording names it did not know. A leaked
 -- credential of the endpoint cannot change, add or remove catalog data.
-CREATE USER IF NOT EXISTS 'artistbot_skill'@'%' IDENTIFIED BY '@SKILL_PASSWORD@';
-GRANT SELECT ON `@DATABASE@`.`artists` TO 'artistbot_skill'@'%';
-GRANT SELECT ON `@DATABASE@`.`artist_aliases` TO 'artistbot_skill'@'%';
-GRANT SELECT ON `@DATABASE@`.`top_tracks` TO 'artistbot_skill'@'%';
-GRANT SELECT ON `@DATABASE@`.`related_artists` TO 'artistbot_skill'@'%';
-GRANT INSERT, UPDATE ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'%';
+-- tests/it/skill/grants.rs applies exactly these statements and checks replies work
+-- and catalog writes are refused; tests/it/tls.rs does it with REQUIRE SSL.
+
+CREATE USER IF NOT EXISTS 'artistbot_skill'@'@SKILL_HOST@'
+    IDENTIFIED BY '@SKILL_PASSWORD@' REQUIRE @SKILL_TLS@;
+GRANT SELECT ON `@DATABASE@`.`artists` TO 'artistbot_skill'@'@SKILL_HOST@';
+GRANT SELECT ON `@DATABASE@`.`artist_aliases` TO 'artistbot_skill'@'@SKILL_HOST@';
+GRANT SELECT ON `@DATABASE@`.`top_tracks` TO 'artistbot_skill'@'@SKILL_HOST@';
+GRANT SELECT ON `@DATABASE@`.`related_artists` TO 'artistbot_skill'@'@SKILL_HOST@';
+GRANT INSERT, UPDATE ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
 -- A repeated miss updates the row in place (INSERT ... ON DUPLICATE KEY UPDATE
 -- times_asked = times_asked + 1, last_asked_at = ...), and MariaDB wants SELECT on the
 -- columns such an update names; nothing else of the table is readable.
-GRANT SELECT (`times_asked`, `last_asked_at`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'%';
-
--- ===== artistbot_sync: the sync engine, the daemon and the import ====================
--- Its grants are in sync-grants.sql (rows of artistbot's own tables, no DDL).
+GRANT SELECT (`times_asked`, `last_asked_at`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';

@@ -102,6 +102,16 @@ pub struct Store {
 impl Store {
     /// Connects (creating the SQLite file if needed). Errors never show the password.
     pub async fn connect(url: &DatabaseUrl, pool: PoolOptions) -> Result<Self, StoreError> {
+        // The driver reads `ssl-ca` at each connection and reports a missing file as a bare
+        // "No such file or directory" (later still, for a lazy pool): say which file.
+        if let Some(ca) = ssl_ca_file(url.expose())
+            && let Err(error) = std::fs::File::open(&ca)
+        {
+            return Err(StoreError::Connect {
+                url: url.redacted(),
+                message: format!("cannot read the CA file {} (ssl-ca): {error}", ca.display()),
+            });
+        }
         let mut options = ConnectOptions::new(url.expose().to_owned());
         options
             .max_connections(pool.max_connections)
@@ -192,7 +202,7 @@ impl Store {
     }
 
     /// Answers when the database does.
-    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+    pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await.map_err(StoreError::query("pinging"))
     }
 
@@ -218,6 +228,18 @@ impl Store {
 /// value read back compares equal to the value written.
 pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(0)
+}
+
+/// The file named by `ssl-ca` in a MySQL URL's query; `None` for a value the driver
+/// would decode first (`%XX`, `+`), which this check leaves to the driver.
+fn ssl_ca_file(url: &str) -> Option<std::path::PathBuf> {
+    let (_, query) = url.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| match pair.split_once('=') {
+            Some(("ssl-ca" | "sslca", value)) if !value.contains(['%', '+']) => Some(value.into()),
+            _ => None,
+        })
 }
 
 /// Placeholder list for `IN (...)` chunks: both backends accept thousands of parameters,

@@ -1,8 +1,13 @@
 //! Test and benchmark support for artistbot: per-test databases ([`db`]), a fake of
-//! the Spotify and Deezer APIs on loopback ([`fake`]), and synthetic DynamoDB exports of
-//! the old bot's tables ([`export`]). Never used by the product itself.
+//! the Spotify and Deezer APIs on loopback ([`fake`]), synthetic DynamoDB exports of
+//! the old bot's tables ([`export`]), a MariaDB server of a test's own ([`mariadb`])
+//! with certificates from a CA made in the test ([`certs`]), and the deployed SQL files
+//! with their placeholders filled in ([`deploy_sql`]). Never used by the product itself.
 
+pub mod certs;
 pub mod db;
+pub mod deploy_sql;
 pub mod export;
 pub mod fake;
 pub mod kakao;
+pub mod mariadb;

@@ -1110,21 +1110,19 @@ async fn the_sync_user_with_the_deployed_grants_can_sync_and_hold_the_lock() {
         server: server.clone(),
         account: account.clone(),
     };
-    let sql = include_str!("../../deploy/mysql/sync-grants.sql")
-        .replace("'artistbot_sync'@'localhost'", &account)
-        .replace("CHANGE_ME", &password)
-        .replace("`artistbot`.", &format!("`{name}`."));
+    // The placeholders as the README's `render` fills them in; any host, no TLS (the
+    // test server has none).
+    let statements = testkit::deploy_sql::render(
+        &include_str!("../../deploy/mysql/sync-grants.sql")
+            .replace("'artistbot_sync'", &format!("'{user}'")),
+        &[
+            ("DATABASE", &name),
+            ("SYNC_HOST", "%"),
+            ("SYNC_PASSWORD", &password),
+            ("SYNC_TLS", "NONE"),
+        ],
+    );
     let admin = sea_orm::Database::connect(server.as_str()).await.unwrap();
-    let statements: Vec<String> = sql
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
     assert!(statements.len() >= 9, "{statements:?}");
     for statement in &statements {
         admin

@@ -16,3 +16,4 @@ mod layering;
 mod skill;
 mod store_basics;
 mod sync_engine;
+mod tls;

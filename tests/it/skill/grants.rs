@@ -12,21 +12,18 @@ use crate::support::migrated_store;
 
 const GRANTS: &str = include_str!("../../../deploy/mysql/grants.sql");
 
-/// The file's statements with its placeholders (and the user name) substituted.
+/// The file's statements with its placeholders (and the user name) substituted, as the
+/// README's `render` does; any host, no TLS (the test server has none).
 fn grant_statements(database: &str, user: &str, password: &str) -> Vec<String> {
-    let text: String = GRANTS
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    text.replace("@DATABASE@", database)
-        .replace("@SKILL_PASSWORD@", password)
-        .replace("'artistbot_skill'", &format!("'{user}'"))
-        .split(';')
-        .map(str::trim)
-        .filter(|statement| !statement.is_empty())
-        .map(str::to_owned)
-        .collect()
+    testkit::deploy_sql::render(
+        &GRANTS.replace("'artistbot_skill'", &format!("'{user}'")),
+        &[
+            ("DATABASE", database),
+            ("SKILL_HOST", "%"),
+            ("SKILL_PASSWORD", password),
+            ("SKILL_TLS", "NONE"),
+        ],
+    )
 }
 
 /// Drops the test user when the test ends, also when it fails.
