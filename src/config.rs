@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::telemetry::LogFormat;
+
 /// A value that must never reach a log line or an error message.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -189,6 +191,8 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub log_dir: Option<PathBuf>,
     pub log_files_kept: usize,
+    /// `LOG_FORMAT`: text lines or one JSON object per line (console and files alike).
+    pub log_format: LogFormat,
     pub daemon: DaemonSettings,
     pub skill: SkillSettings,
 }
@@ -317,9 +321,26 @@ impl Settings {
             },
             log_dir: vars.text("LOG_DIR").map(PathBuf::from),
             log_files_kept: vars.number::<u32>("LOG_FILES_KEPT", 14)?.max(1) as usize,
+            log_format: log_format(&vars)?,
             daemon: daemon_settings(&vars)?,
             skill: skill_settings(&vars)?,
         })
+    }
+}
+
+/// `LOG_FORMAT` (`text` or `json`). When it is not set, a function on AWS Lambda follows
+/// the log format chosen for it there (`AWS_LAMBDA_LOG_FORMAT`, `Text` or `JSON`); a value
+/// Lambda may add one day falls back to text rather than stopping the function.
+fn log_format(vars: &Vars<'_>) -> Result<LogFormat, ConfigError> {
+    match vars.text("LOG_FORMAT") {
+        Some(raw) => LogFormat::parse(&raw).ok_or_else(|| ConfigError::Invalid {
+            name: "LOG_FORMAT",
+            problem: format!("expected text or json, got {raw:?}"),
+        }),
+        None => Ok(vars
+            .text("AWS_LAMBDA_LOG_FORMAT")
+            .and_then(|raw| LogFormat::parse(&raw))
+            .unwrap_or_default()),
     }
 }
 
@@ -622,6 +643,29 @@ mod tests {
         assert!(err.to_string().starts_with("SKILL_SECRET_HEADER:"), "{err}");
         let err = settings(&[("SKILL_RECORD_MISSES", "maybe")]).unwrap_err();
         assert!(err.to_string().starts_with("SKILL_RECORD_MISSES:"), "{err}");
+    }
+
+    #[test]
+    fn the_log_format_is_text_unless_json_is_asked_for_here_or_on_lambda() {
+        let format = |pairs: &[(&str, &str)]| settings(pairs).unwrap().log_format;
+        assert_eq!(format(&[]), LogFormat::Text);
+        assert_eq!(format(&[("LOG_FORMAT", "json")]), LogFormat::Json);
+        assert_eq!(
+            format(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]),
+            LogFormat::Json
+        );
+        assert_eq!(
+            format(&[("AWS_LAMBDA_LOG_FORMAT", "Text")]),
+            LogFormat::Text
+        );
+        assert_eq!(format(&[("AWS_LAMBDA_LOG_FORMAT", "XML")]), LogFormat::Text);
+        assert_eq!(
+            format(&[("LOG_FORMAT", "text"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")]),
+            LogFormat::Text,
+            "an explicit LOG_FORMAT wins"
+        );
+        let err = settings(&[("LOG_FORMAT", "yaml")]).unwrap_err();
+        assert!(err.to_string().starts_with("LOG_FORMAT:"), "{err}");
     }
 
     #[test]

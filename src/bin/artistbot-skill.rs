@@ -9,8 +9,8 @@ use artistbot::telemetry::{self, Console};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let settings = Settings::load()?;
-    // CloudWatch keeps stdout; there is no disk worth writing log files to.
-    let _telemetry = telemetry::init(Console::Stdout, None, 1)?;
+    // CloudWatch keeps stdout (and times each line); no disk is worth log files.
+    let _telemetry = telemetry::init(Console::Lambda, settings.log_format, None, 1)?;
     let store = skill::connect_store(&settings).await?;
     let service = SkillService::new(store, settings.skill.clone());
     service.warm_up();
