@@ -1,8 +1,12 @@
 //! Test and benchmark support for artistbot: per-test databases ([`db`]), a fake of
-//! the Spotify and Deezer APIs on loopback ([`fake`]), and synthetic DynamoDB exports of
-//! the old bot's tables ([`export`]). Never used by the product itself.
+//! the Spotify and Deezer APIs on loopback ([`fake`]), synthetic DynamoDB exports of
+//! the old bot's tables ([`export`]), the Kakao reply limits ([`kakao`]), and a stand-in
+//! for the AWS Lambda Runtime API ([`lambda_runtime`]) with the HTTP events each AWS front
+//! door sends ([`lambda_events`]). Never used by the product itself.
 
 pub mod db;
 pub mod export;
 pub mod fake;
 pub mod kakao;
+pub mod lambda_events;
+pub mod lambda_runtime;

@@ -12,6 +12,7 @@ mod cli;
 mod daemon;
 mod import;
 mod import_reader;
+mod lambda;
 mod skill;
 mod store_basics;
 mod sync_engine;
