@@ -221,6 +221,8 @@ impl RuntimeApi {
         let number = self.shared.counter.fetch_add(1, Ordering::SeqCst);
         let request_id = format!("8f2c4a1e-0000-4000-8000-{number:012x}");
         let (done, waited) = oneshot::channel();
+        // Before sending: the function may take the event before this thread runs again.
+        let queued = Instant::now();
         self.shared
             .queue
             .send(Queued {
@@ -231,7 +233,7 @@ impl RuntimeApi {
             .expect("the stand-in is serving");
         Invocation {
             request_id,
-            queued: Instant::now(),
+            queued,
             done: waited,
         }
     }
