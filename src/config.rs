@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::telemetry::LogFormat;
-
 /// A value that must never reach a log line or an error message.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -93,6 +91,31 @@ impl fmt::Debug for DatabaseUrl {
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
+    }
+}
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for CloudWatch Logs Insights, Loki, jq).
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json`, in any case (AWS Lambda spells them `Text` and `JSON`).
+    pub fn parse(raw: &str) -> Option<LogFormat> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+
+    pub fn is_json(self) -> bool {
+        self == LogFormat::Json
     }
 }
 
@@ -643,6 +666,14 @@ mod tests {
         assert!(err.to_string().starts_with("SKILL_SECRET_HEADER:"), "{err}");
         let err = settings(&[("SKILL_RECORD_MISSES", "maybe")]).unwrap_err();
         assert!(err.to_string().starts_with("SKILL_RECORD_MISSES:"), "{err}");
+    }
+
+    #[test]
+    fn log_formats_parse_in_any_case_as_aws_and_people_spell_them() {
+        assert_eq!(LogFormat::parse("json"), Some(LogFormat::Json));
+        assert_eq!(LogFormat::parse("JSON"), Some(LogFormat::Json));
+        assert_eq!(LogFormat::parse(" Text "), Some(LogFormat::Text));
+        assert_eq!(LogFormat::parse("logfmt"), None);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! `RUST_LOG` filters (default `info`, with the database drivers quieter); `NO_COLOR`
 //! turns colours off even at a terminal.
 //!
-//! A leaf: it imports nothing else from the crate, so settings can parse into its
-//! [`LogFormat`] without tying the two modules into a cycle.
+//! A leaf: it imports nothing else from the crate (the binaries pass it what the
+//! settings say), so neither it nor the settings depend on each other.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -31,26 +31,13 @@ pub enum Console {
     Lambda,
 }
 
-/// How each log line is written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
+/// How each line is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lines {
+    /// Human-readable text.
     Text,
-    /// One JSON object per line, the event's fields at the top level (for CloudWatch Logs
-    /// Insights, Loki, jq).
+    /// One JSON object per line, the event's fields at the top level.
     Json,
-}
-
-impl LogFormat {
-    /// `text` or `json`, in any case (AWS Lambda spells them `Text` and `JSON`).
-    pub fn parse(raw: &str) -> Option<LogFormat> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "text" => Some(LogFormat::Text),
-            "json" => Some(LogFormat::Json),
-            _ => None,
-        }
-    }
 }
 
 /// Keeps the file writer flushing; hold it for all of `main`.
@@ -65,13 +52,15 @@ const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn
 /// and an event carries the request's headers, the skill's shared secret among them.
 const ALWAYS_CAPPED: &str = "lambda_runtime=debug";
 
-/// Installs the global subscriber. Call once, first thing in `main`.
+/// Installs the global subscriber. Call once, first thing in `main`. `json_lines`: one
+/// JSON object per line instead of text (`LOG_FORMAT=json`), on the console and in files.
 pub fn init(
     console: Console,
-    format: LogFormat,
+    json_lines: bool,
     log_dir: Option<&Path>,
     files_kept: usize,
 ) -> anyhow::Result<TelemetryGuard> {
+    let format = if json_lines { Lines::Json } else { Lines::Text };
     let filter = || {
         EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
@@ -136,7 +125,7 @@ fn colours_wanted(is_terminal: bool, no_color: Option<&OsString>) -> bool {
 /// One layer writing lines to `writer` in `format`.
 fn line_layer<S, W>(
     writer: W,
-    format: LogFormat,
+    format: Lines,
     colours: bool,
     timestamps: bool,
 ) -> Box<dyn Layer<S> + Send + Sync>
@@ -145,7 +134,7 @@ where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
     match format {
-        LogFormat::Text => {
+        Lines::Text => {
             let layer = fmt::layer()
                 .with_writer(writer)
                 .with_ansi(colours)
@@ -156,7 +145,7 @@ where
                 layer.without_time().boxed()
             }
         }
-        LogFormat::Json => {
+        Lines::Json => {
             // Fields at the top level (`outcome`, `latency_ms`) are what queries filter
             // on; the spans (the Lambda request id among them) come as one list, not
             // twice over as "current span" and "span list".
@@ -205,8 +194,8 @@ mod tests {
         }
     }
 
-    /// What one event inside one span looks like in `format`.
-    fn written(format: LogFormat, timestamps: bool) -> String {
+    /// What one event inside one span looks like written as `format`.
+    fn written(format: Lines, timestamps: bool) -> String {
         let captured = Captured::default();
         let subscriber = tracing_subscriber::registry().with(line_layer(
             captured.clone(),
@@ -224,7 +213,7 @@ mod tests {
 
     #[test]
     fn json_lines_are_one_object_each_with_the_fields_on_top() {
-        let text = written(LogFormat::Json, true);
+        let text = written(Lines::Json, true);
 
         let lines: Vec<serde_json::Value> = text
             .lines()
@@ -249,22 +238,14 @@ mod tests {
     #[test]
     fn lines_for_cloudwatch_carry_no_timestamp_of_their_own() {
         let json: serde_json::Value =
-            serde_json::from_str(written(LogFormat::Json, false).trim()).unwrap();
+            serde_json::from_str(written(Lines::Json, false).trim()).unwrap();
         assert!(json.get("timestamp").is_none(), "{json}");
 
-        let text = written(LogFormat::Text, false);
+        let text = written(Lines::Text, false);
         assert!(text.trim_start().starts_with("INFO"), "{text}");
         assert!(text.contains("invoke{requestId=\"req-1\"}"), "{text}");
-        let stamped = written(LogFormat::Text, true);
+        let stamped = written(Lines::Text, true);
         assert!(stamped.starts_with("20"), "{stamped}");
-    }
-
-    #[test]
-    fn log_formats_parse_in_any_case_as_aws_and_people_spell_them() {
-        assert_eq!(LogFormat::parse("json"), Some(LogFormat::Json));
-        assert_eq!(LogFormat::parse("JSON"), Some(LogFormat::Json));
-        assert_eq!(LogFormat::parse(" Text "), Some(LogFormat::Text));
-        assert_eq!(LogFormat::parse("logfmt"), None);
     }
 
     #[test]

@@ -19,7 +19,8 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return startup_failed(error, false).await,
     };
-    let _telemetry = match telemetry::init(Console::Lambda, settings.log_format, None, 1) {
+    let _telemetry = match telemetry::init(Console::Lambda, settings.log_format.is_json(), None, 1)
+    {
         Ok(guard) => guard,
         Err(error) => return startup_failed(error, false).await,
     };
