@@ -157,6 +157,31 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for CloudWatch Logs Insights, Loki, jq).
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json`, in any case (AWS Lambda spells them `Text` and `JSON`).
+    pub fn parse(raw: &str) -> Option<LogFormat> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+
+    pub fn is_json(self) -> bool {
+        self == LogFormat::Json
+    }
+}
+
 /// Spotify client-credentials app.
 #[derive(Clone, Debug)]
 pub(crate) struct SpotifyCredentials {
@@ -252,6 +277,8 @@ pub struct Settings {
     pub(crate) sync: SyncSettings,
     pub log_dir: Option<PathBuf>,
     pub log_files_kept: usize,
+    /// `LOG_FORMAT`: text lines or one JSON object per line (console and files alike).
+    pub log_format: LogFormat,
     pub daemon: DaemonSettings,
     pub skill: SkillSettings,
 }
@@ -382,9 +409,26 @@ impl Settings {
             },
             log_dir: vars.text("LOG_DIR").map(PathBuf::from),
             log_files_kept: vars.number::<u32>("LOG_FILES_KEPT", 14)?.max(1) as usize,
+            log_format: log_format(&vars)?,
             daemon: daemon_settings(&vars)?,
             skill: skill_settings(&vars)?,
         })
+    }
+}
+
+/// `LOG_FORMAT` (`text` or `json`). When it is not set, a function on AWS Lambda follows
+/// the log format chosen for it there (`AWS_LAMBDA_LOG_FORMAT`, `Text` or `JSON`); a value
+/// Lambda may add one day falls back to text rather than stopping the function.
+fn log_format(vars: &Vars<'_>) -> Result<LogFormat, ConfigError> {
+    match vars.text("LOG_FORMAT") {
+        Some(raw) => LogFormat::parse(&raw).ok_or_else(|| ConfigError::Invalid {
+            name: "LOG_FORMAT",
+            problem: format!("expected text or json, got {raw:?}"),
+        }),
+        None => Ok(vars
+            .text("AWS_LAMBDA_LOG_FORMAT")
+            .and_then(|raw| LogFormat::parse(&raw))
+            .unwrap_or_default()),
     }
 }
 
@@ -708,6 +752,37 @@ mod tests {
         assert!(err.to_string().starts_with("SKILL_SECRET_HEADER:"), "{err}");
         let err = settings(&[("SKILL_RECORD_MISSES", "maybe")]).unwrap_err();
         assert!(err.to_string().starts_with("SKILL_RECORD_MISSES:"), "{err}");
+    }
+
+    #[test]
+    fn log_formats_parse_in_any_case_as_aws_and_people_spell_them() {
+        assert_eq!(LogFormat::parse("json"), Some(LogFormat::Json));
+        assert_eq!(LogFormat::parse("JSON"), Some(LogFormat::Json));
+        assert_eq!(LogFormat::parse(" Text "), Some(LogFormat::Text));
+        assert_eq!(LogFormat::parse("logfmt"), None);
+    }
+
+    #[test]
+    fn the_log_format_is_text_unless_json_is_asked_for_here_or_on_lambda() {
+        let format = |pairs: &[(&str, &str)]| settings(pairs).unwrap().log_format;
+        assert_eq!(format(&[]), LogFormat::Text);
+        assert_eq!(format(&[("LOG_FORMAT", "json")]), LogFormat::Json);
+        assert_eq!(
+            format(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]),
+            LogFormat::Json
+        );
+        assert_eq!(
+            format(&[("AWS_LAMBDA_LOG_FORMAT", "Text")]),
+            LogFormat::Text
+        );
+        assert_eq!(format(&[("AWS_LAMBDA_LOG_FORMAT", "XML")]), LogFormat::Text);
+        assert_eq!(
+            format(&[("LOG_FORMAT", "text"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")]),
+            LogFormat::Text,
+            "an explicit LOG_FORMAT wins"
+        );
+        let err = settings(&[("LOG_FORMAT", "yaml")]).unwrap_err();
+        assert!(err.to_string().starts_with("LOG_FORMAT:"), "{err}");
     }
 
     #[test]

@@ -80,6 +80,7 @@ fn main() -> ExitCode {
     };
     let _telemetry = match telemetry::init(
         console,
+        settings.log_format.is_json(),
         settings.log_dir.as_deref(),
         settings.log_files_kept,
     ) {

@@ -1,13 +1,21 @@
-//! The tracing subscriber: human-readable lines to stdout or stderr, and with `LOG_DIR`
-//! daily rolling files of which a bounded number are kept. `RUST_LOG` filters (default
-//! `info`, with the database drivers quieter).
+//! The tracing subscriber: log lines to stdout or stderr as text or as one JSON object per
+//! line, and with `LOG_DIR` daily rolling files of which a bounded number are kept.
+//! `RUST_LOG` filters (default `info`, with the database drivers quieter); `NO_COLOR`
+//! turns colours off even at a terminal.
+//!
+//! A leaf: it imports nothing else from the crate (the binaries pass it what the
+//! settings say), so neither it nor the settings depend on each other.
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::Path;
 
+use tracing::Subscriber;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{Builder, Rotation};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, fmt};
 
@@ -18,6 +26,18 @@ pub enum Console {
     Stdout,
     /// Commands that print results (status, add): logs stay out of the output.
     Stderr,
+    /// AWS Lambda: stdout, which CloudWatch stores line by line with a timestamp of its
+    /// own, so lines carry none (a second one would only be noise), and never colours.
+    Lambda,
+}
+
+/// How each line is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lines {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line, the event's fields at the top level.
+    Json,
 }
 
 /// Keeps the file writer flushing; hold it for all of `main`.
@@ -28,27 +48,43 @@ pub struct TelemetryGuard {
 
 const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,hyper=warn,reqwest=warn,tokio_cron_scheduler=warn";
 
-/// Installs the global subscriber. Call once, first thing in `main`.
+/// Added to whatever `RUST_LOG` says: the Lambda runtime logs every raw event at TRACE,
+/// and an event carries the request's headers, the skill's shared secret among them.
+const ALWAYS_CAPPED: &str = "lambda_runtime=debug";
+
+/// Installs the global subscriber. Call once, first thing in `main`. `json_lines`: one
+/// JSON object per line instead of text (`LOG_FORMAT=json`), on the console and in files.
 pub fn init(
     console: Console,
+    json_lines: bool,
     log_dir: Option<&Path>,
     files_kept: usize,
 ) -> anyhow::Result<TelemetryGuard> {
-    let filter =
-        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let format = if json_lines { Lines::Json } else { Lines::Text };
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
+            .add_directive(
+                ALWAYS_CAPPED
+                    .parse()
+                    .expect("the capping directive is valid"),
+            )
+    };
+    let no_color = std::env::var_os("NO_COLOR");
     let console_layer = match console {
-        // Colours only for a person at a terminal: journald, launchd log files and
-        // CloudWatch would otherwise store escape codes.
-        Console::Stdout => fmt::layer()
-            .with_writer(std::io::stdout)
-            .with_ansi(std::io::stdout().is_terminal())
-            .with_target(false)
-            .boxed(),
-        Console::Stderr => fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_target(false)
-            .boxed(),
+        Console::Stdout => line_layer(
+            std::io::stdout,
+            format,
+            colours_wanted(std::io::stdout().is_terminal(), no_color.as_ref()),
+            true,
+        ),
+        Console::Stderr => line_layer(
+            std::io::stderr,
+            format,
+            colours_wanted(std::io::stderr().is_terminal(), no_color.as_ref()),
+            true,
+        ),
+        Console::Lambda => line_layer(std::io::stdout, format, false, false),
     };
     let (file_layer, guard) = match log_dir {
         Some(dir) => {
@@ -63,12 +99,7 @@ pub fn init(
                 .map_err(|e| anyhow::anyhow!("LOG_DIR {}: {e}", dir.display()))?;
             let (writer, guard) = tracing_appender::non_blocking(appender);
             (
-                Some(
-                    fmt::layer()
-                        .with_writer(writer)
-                        .with_ansi(false)
-                        .with_filter(filter()),
-                ),
+                Some(line_layer(writer, format, false, true).with_filter(filter())),
                 Some(guard),
             )
         }
@@ -82,6 +113,55 @@ pub fn init(
     Ok(TelemetryGuard {
         _file_writer: guard,
     })
+}
+
+/// Colours only for a person at a terminal who has not asked for none (no-color.org:
+/// `NO_COLOR` set to anything but the empty string). journald, launchd log files and
+/// CloudWatch would otherwise store escape codes.
+fn colours_wanted(is_terminal: bool, no_color: Option<&OsString>) -> bool {
+    is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
+/// One layer writing lines to `writer` in `format`.
+fn line_layer<S, W>(
+    writer: W,
+    format: Lines,
+    colours: bool,
+    timestamps: bool,
+) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    match format {
+        Lines::Text => {
+            let layer = fmt::layer()
+                .with_writer(writer)
+                .with_ansi(colours)
+                .with_target(false);
+            if timestamps {
+                layer.boxed()
+            } else {
+                layer.without_time().boxed()
+            }
+        }
+        Lines::Json => {
+            // Fields at the top level (`outcome`, `latency_ms`) are what queries filter
+            // on; the spans (the Lambda request id among them) come as one list, not
+            // twice over as "current span" and "span list".
+            let layer = fmt::layer()
+                .with_writer(writer)
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(true);
+            if timestamps {
+                layer.boxed()
+            } else {
+                layer.without_time().boxed()
+            }
+        }
+    }
 }
 
 /// A failure in one line for a person: the error and each cause it keeps, each said
@@ -101,7 +181,100 @@ pub fn describe_error(error: &anyhow::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+
+    /// A writer keeping what the layer wrote.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'writer> MakeWriter<'writer> for Captured {
+        type Writer = Captured;
+
+        fn make_writer(&'writer self) -> Captured {
+            self.clone()
+        }
+    }
+
+    /// What one event inside one span looks like written as `format`.
+    fn written(format: Lines, timestamps: bool) -> String {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry().with(line_layer(
+            captured.clone(),
+            format,
+            false,
+            timestamps,
+        ));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("invoke", requestId = "req-1");
+            let _entered = span.enter();
+            tracing::info!(outcome = "hit", latency_ms = 1.5, "skill request");
+        });
+        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn json_lines_are_one_object_each_with_the_fields_on_top() {
+        let text = written(Lines::Json, true);
+
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let line = &lines[0];
+        assert_eq!(line["message"], "skill request");
+        assert_eq!(line["outcome"], "hit");
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["spans"][0]["requestId"], "req-1");
+        assert!(
+            line["timestamp"].is_string(),
+            "off Lambda a line says when: {text}"
+        );
+        assert!(
+            line.get("span").is_none(),
+            "the span is listed once: {text}"
+        );
+    }
+
+    #[test]
+    fn lines_for_cloudwatch_carry_no_timestamp_of_their_own() {
+        let json: serde_json::Value =
+            serde_json::from_str(written(Lines::Json, false).trim()).unwrap();
+        assert!(json.get("timestamp").is_none(), "{json}");
+
+        let text = written(Lines::Text, false);
+        assert!(text.trim_start().starts_with("INFO"), "{text}");
+        assert!(text.contains("invoke{requestId=\"req-1\"}"), "{text}");
+        let stamped = written(Lines::Text, true);
+        assert!(stamped.starts_with("20"), "{stamped}");
+    }
+
+    #[test]
+    fn colours_need_a_terminal_and_no_no_color() {
+        let set = OsString::from("1");
+        let empty = OsString::new();
+        assert!(colours_wanted(true, None));
+        assert!(!colours_wanted(true, Some(&set)));
+        assert!(
+            colours_wanted(true, Some(&empty)),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colours_wanted(false, None));
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("reading the catalog: {0}")]

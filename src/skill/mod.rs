@@ -7,6 +7,8 @@
 //! - [`suggest`]: close names for a miss, from an in-memory copy of the catalog's names.
 //! - [`answer`]: request → store reads (bounded by a timeout) → reply.
 //! - [`http`]: the axum router shared by `artistbot serve` and the Lambda binary.
+//! - [`lambda`]: any AWS front door's event → that router → the front door's response
+//!   shape, and the Lambda runtime loop.
 //!
 //! It reads the catalog through [`crate::store`] only, writes nothing but the missed
 //! names (`artist_requests`), and never calls a provider: answering must not depend on
@@ -15,6 +17,7 @@
 pub(crate) mod answer;
 pub(crate) mod compose;
 pub(crate) mod http;
+pub mod lambda;
 pub mod reply;
 pub(crate) mod request;
 pub(crate) mod suggest;

@@ -12,6 +12,7 @@ mod cli;
 mod daemon;
 mod import;
 mod import_reader;
+mod lambda;
 mod layering;
 mod skill;
 mod store_basics;

@@ -1,7 +1,7 @@
 //! The Kakao skill endpoint through its router: real-shaped payloads in, replies checked
 //! against every Kakao limit out, on SQLite and MySQL.
 
-mod fixtures;
+pub(crate) mod fixtures;
 mod grants;
 mod limits;
 mod property;
