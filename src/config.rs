@@ -330,6 +330,238 @@ pub(crate) const DEFAULT_DEEZER_API_URL: &str = "https://api.deezer.com";
 pub(crate) const DEFAULT_SYNC_SCHEDULE: &str = "0 0 3 * * *";
 pub(crate) const DEFAULT_SYNC_TIMEZONE: &str = "Asia/Seoul";
 
+/// One variable artistbot reads: its name, its default as an `.env` file would spell it
+/// (`None`: unset unless given), and what it is for. [`SETTINGS`] lists every one; a
+/// test holds the list against what [`Settings::from_lookup`] reads and against both
+/// example files, so `doctor` and the examples can trust it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettingSpec {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+    pub meaning: &'static str,
+}
+
+const fn spec(
+    name: &'static str,
+    default: Option<&'static str>,
+    meaning: &'static str,
+) -> SettingSpec {
+    SettingSpec {
+        name,
+        default,
+        meaning,
+    }
+}
+
+/// Every setting, in the order the example files list them.
+pub const SETTINGS: &[SettingSpec] = &[
+    spec(
+        "DATABASE_URL",
+        Some(migration::DEFAULT_DATABASE_URL),
+        "SQLite file, or mysql://user:pass@host:3306/db",
+    ),
+    spec(
+        "SPOTIFY_CLIENT_ID",
+        None,
+        "Spotify app (client credentials)",
+    ),
+    spec("SPOTIFY_CLIENT_SECRET", None, "Spotify app secret"),
+    spec(
+        "SPOTIFY_MARKET",
+        Some("KR"),
+        "market for top tracks and search",
+    ),
+    spec(
+        "SPOTIFY_API_URL",
+        Some(DEFAULT_SPOTIFY_API_URL),
+        "Spotify Web API base URL",
+    ),
+    spec(
+        "SPOTIFY_AUTH_URL",
+        Some(DEFAULT_SPOTIFY_AUTH_URL),
+        "Spotify token URL",
+    ),
+    spec(
+        "SPOTIFY_RUN_BUDGET",
+        Some("500"),
+        "Spotify calls one run may make",
+    ),
+    spec(
+        "SPOTIFY_DAILY_BUDGET",
+        Some("1500"),
+        "Spotify calls in 24 hours, all runs together",
+    ),
+    spec(
+        "SPOTIFY_MAX_REQUESTS",
+        Some("60"),
+        "Spotify pacing: requests per window (0 = off)",
+    ),
+    spec("SPOTIFY_WINDOW", Some("30s"), "Spotify pacing window"),
+    spec(
+        "SPOTIFY_RECHECK_AFTER",
+        Some("7d"),
+        "when a refused Spotify endpoint is asked again",
+    ),
+    spec(
+        "DEEZER_API_URL",
+        Some(DEFAULT_DEEZER_API_URL),
+        "Deezer API base URL",
+    ),
+    spec(
+        "DEEZER_MAX_REQUESTS",
+        Some("45"),
+        "Deezer pacing: requests per window (0 = off)",
+    ),
+    spec("DEEZER_WINDOW", Some("5s"), "Deezer pacing window"),
+    spec(
+        "DEEZER_REMAP_AFTER",
+        Some("7d"),
+        "wait before another Deezer match attempt",
+    ),
+    spec(
+        "IDENTITY_CONFIRM_BELOW_FANS",
+        Some("1000"),
+        "a lone match with fewer fans needs a recording as proof",
+    ),
+    spec(
+        "SYNC_PROFILE_MAX_AGE",
+        Some("7d"),
+        "when a profile is due again",
+    ),
+    spec(
+        "SYNC_TRACKS_MAX_AGE",
+        Some("1d"),
+        "when top tracks are due again",
+    ),
+    spec(
+        "SYNC_RELATED_MAX_AGE",
+        Some("1d"),
+        "when related artists are due again",
+    ),
+    spec("SYNC_CONCURRENCY", Some("8"), "artists worked on at once"),
+    spec("SYNC_TRACKS_KEPT", Some("10"), "top tracks kept per artist"),
+    spec(
+        "SYNC_RELATED_KEPT",
+        Some("10"),
+        "related artists kept per artist",
+    ),
+    spec(
+        "CATALOG_MAX_ARTISTS",
+        Some("5000"),
+        "the catalog stops growing at this size",
+    ),
+    spec(
+        "SYNC_MAX_NEW_ARTISTS",
+        Some("200"),
+        "new artists one run may add",
+    ),
+    spec(
+        "HTTP_TIMEOUT",
+        Some("10s"),
+        "whole-request timeout of every provider call",
+    ),
+    spec("HTTP_MAX_ATTEMPTS", Some("4"), "attempts per provider call"),
+    spec("HTTP_BACKOFF_BASE", Some("500ms"), "first retry delay"),
+    spec("HTTP_BACKOFF_MAX", Some("8s"), "longest retry delay"),
+    spec(
+        "HTTP_MAX_RETRY_AFTER",
+        Some("60s"),
+        "a longer Retry-After is a block",
+    ),
+    spec(
+        "HTTP_FAILURES_BEFORE_DOWN",
+        Some("5"),
+        "failed calls in a row before a provider is down for the run",
+    ),
+    spec("RUST_LOG", Some("info"), "log filter"),
+    spec("LOG_FORMAT", Some("text"), "text or json log lines"),
+    spec("LOG_DIR", None, "daily rolling log files in this directory"),
+    spec("LOG_FILES_KEPT", Some("14"), "rolling log files kept"),
+    spec(
+        "SYNC_SCHEDULE",
+        Some(DEFAULT_SYNC_SCHEDULE),
+        "6-field cron of the nightly refresh",
+    ),
+    spec(
+        "SYNC_TIMEZONE",
+        Some(DEFAULT_SYNC_TIMEZONE),
+        "time zone of the schedule",
+    ),
+    spec(
+        "QUEUE_POLL",
+        Some("30s"),
+        "how often requested names are looked at",
+    ),
+    spec("QUEUE_BATCH", Some("10"), "requested names per poll"),
+    spec(
+        "REQUEST_RETRY_DELAY",
+        Some("6h"),
+        "wait after a requested name found nothing",
+    ),
+    spec(
+        "REQUEST_MAX_ATTEMPTS",
+        Some("5"),
+        "tries per requested name",
+    ),
+    spec(
+        "SHUTDOWN_GRACE",
+        Some("30s"),
+        "time in-flight work gets after SIGTERM",
+    ),
+    spec(
+        "LOCK_WAIT",
+        Some("30s"),
+        "how long a unit of work waits for another runner",
+    ),
+    spec("HEALTH_ADDR", None, "serve /healthz and /metrics here"),
+    spec(
+        "BIND_ADDR",
+        Some(DEFAULT_BIND_ADDR),
+        "where artistbot serve listens",
+    ),
+    spec("SKILL_SECRET", None, "required value of the secret header"),
+    spec(
+        "SKILL_SECRET_HEADER",
+        Some(DEFAULT_SKILL_SECRET_HEADER),
+        "the header carrying the secret",
+    ),
+    spec("SKILL_BOT_IDS", None, "comma list of allowed bot ids"),
+    spec(
+        "SKILL_DB_TIMEOUT",
+        Some("1500ms"),
+        "most the database may take per reply",
+    ),
+    spec(
+        "SKILL_RECORD_MISSES",
+        Some("true"),
+        "record unknown names for onboarding",
+    ),
+    spec(
+        "SKILL_DB_MAX_CONNECTIONS",
+        Some("4"),
+        "the endpoint's pool size",
+    ),
+    spec(
+        "SKILL_NAMES_REFRESH",
+        Some("5m"),
+        "refresh of the names used for suggestions",
+    ),
+    spec(
+        "SKILL_ARTIST_PARAMS",
+        Some("artist"),
+        "action parameters that may carry the name",
+    ),
+    spec(
+        "SKILL_FALLBACK_IMAGE_URL",
+        None,
+        "https image for artists without a photo",
+    ),
+];
+
+/// Variables artistbot reads that are not its own settings: set by AWS Lambda, or read
+/// by convention (`NO_COLOR`). They are not listed in the example files.
+pub const FOREIGN_VARIABLES: &[&str] = &["AWS_LAMBDA_LOG_FORMAT", "NO_COLOR"];
+
 impl Settings {
     /// Reads `.env` (if present) into the environment, then the settings from it.
     pub fn load() -> Result<Self, ConfigError> {
@@ -678,6 +910,92 @@ mod tests {
             assert!(!scrubbed.contains(&percent_decode(password)), "{scrubbed}");
             assert!(!scrubbed.contains(&percent_encode(password)), "{scrubbed}");
             assert!(scrubbed.contains("mysql://sync:***@db.local"), "{scrubbed}");
+        }
+    }
+
+    /// Every variable name `from_lookup` asks for, whatever the values.
+    fn names_read() -> std::collections::BTreeSet<String> {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let _ = Settings::from_lookup(|name| {
+            asked.borrow_mut().insert(name.to_owned());
+            None
+        });
+        asked.into_inner()
+    }
+
+    #[test]
+    fn the_settings_list_names_exactly_what_the_code_reads() {
+        let listed: std::collections::BTreeSet<String> = SETTINGS
+            .iter()
+            .map(|s| s.name.to_owned())
+            // Read by the log filter, not by `from_lookup`.
+            .filter(|name| name != "RUST_LOG")
+            .collect();
+        let read: std::collections::BTreeSet<String> = names_read()
+            .into_iter()
+            .filter(|name| !FOREIGN_VARIABLES.contains(&name.as_str()))
+            .collect();
+        assert_eq!(listed, read);
+    }
+
+    #[test]
+    fn the_listed_defaults_are_the_defaults_the_code_uses() {
+        let documented = Settings::from_lookup(|name| {
+            SETTINGS
+                .iter()
+                .find(|s| s.name == name)
+                .and_then(|s| s.default.map(str::to_owned))
+        })
+        .expect("the documented defaults parse");
+        let unset = Settings::from_lookup(|_| None).unwrap();
+        assert_eq!(format!("{documented:?}"), format!("{unset:?}"));
+    }
+
+    /// `NAME=value` and `# NAME=value` lines of an example file, quotes removed.
+    fn example_file(path: &str) -> Vec<(String, String)> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        let text = std::fs::read_to_string(&path).expect("reading an example file");
+        let mut found = Vec::new();
+        for line in text.lines() {
+            let line = line.trim_start_matches('#').trim();
+            let Some((name, value)) = line.split_once('=') else {
+                continue;
+            };
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+                continue;
+            }
+            found.push((name.to_owned(), value.trim().trim_matches('"').to_owned()));
+        }
+        found
+    }
+
+    #[test]
+    fn both_example_files_list_every_setting_with_its_default() {
+        for path in [".env.example", "deploy/artistbot.env.example"] {
+            let lines = example_file(path);
+            for setting in SETTINGS {
+                let values: Vec<&str> = lines
+                    .iter()
+                    .filter(|(name, _)| name == setting.name)
+                    .map(|(_, value)| value.as_str())
+                    .collect();
+                assert!(!values.is_empty(), "{path} does not list {}", setting.name);
+                // A setting without a default may show an example value instead.
+                let Some(default) = setting.default else {
+                    continue;
+                };
+                assert!(
+                    values.contains(&default),
+                    "{path}: {} should show its default {default:?}, shows {values:?}",
+                    setting.name
+                );
+            }
+            for (name, _) in &lines {
+                assert!(
+                    SETTINGS.iter().any(|s| s.name == name),
+                    "{path} lists {name}, which artistbot does not read"
+                );
+            }
         }
     }
 
