@@ -243,18 +243,20 @@ db_test!(
     }
 );
 
-db_test!(
-    async fn a_blank_utterance_asks_for_a_name_without_touching_the_database(db: TestDb) {
-        let store = seeded(&db).await;
-        let before = store.statements_sent();
+// Refused or answered before the database is asked: one backend is enough.
+#[tokio::test]
+async fn a_blank_utterance_asks_for_a_name_without_touching_the_database() {
+    crate::support::init_logs();
+    let db = testkit::db::TestDb::sqlite().await;
+    let store = seeded(&db).await;
+    let before = store.statements_sent();
 
-        let answer = ask(&router(&store), " \t ").await;
+    let answer = ask(&router(&store), " \t ").await;
 
-        assert!(first_text(&answer.json).contains("어떤 아티스트가 궁금하세요?"));
-        assert_eq!(store.statements_sent(), before);
-        assert_reply_snapshot!("skill_empty_query", &answer.json);
-    }
-);
+    assert!(first_text(&answer.json).contains("어떤 아티스트가 궁금하세요?"));
+    assert_eq!(store.statements_sent(), before);
+    assert_reply_snapshot!("skill_empty_query", &answer.json);
+}
 
 db_test!(
     async fn a_reply_costs_at_most_two_statements(db: TestDb) {
@@ -331,48 +333,52 @@ db_test!(
     }
 );
 
-db_test!(
-    async fn bodies_over_64_kib_are_refused(db: TestDb) {
-        let store = seeded(&db).await;
-        let mut request = kakao_request("IU");
-        request["padding"] = json!("x".repeat(64 * 1024));
+// Refused or answered before the database is asked: one backend is enough.
+#[tokio::test]
+async fn bodies_over_64_kib_are_refused() {
+    crate::support::init_logs();
+    let db = testkit::db::TestDb::sqlite().await;
+    let store = seeded(&db).await;
+    let mut request = kakao_request("IU");
+    request["padding"] = json!("x".repeat(64 * 1024));
 
-        let answer = post(&router(&store), &request).await;
+    let answer = post(&router(&store), &request).await;
 
-        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
-        assert!(answer.json["error"].as_str().unwrap().contains("65536"));
-    }
-);
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(answer.json["error"].as_str().unwrap().contains("65536"));
+}
 
-db_test!(
-    async fn malformed_json_gets_a_400_with_a_json_error(db: TestDb) {
-        let store = seeded(&db).await;
-        let router = router(&store);
+// Refused or answered before the database is asked: one backend is enough.
+#[tokio::test]
+async fn malformed_json_gets_a_400_with_a_json_error() {
+    crate::support::init_logs();
+    let db = testkit::db::TestDb::sqlite().await;
+    let store = seeded(&db).await;
+    let router = router(&store);
 
-        let broken = post_raw(
-            &router,
-            br#"{"userRequest": {"utterance": "IU",,}}"#.to_vec(),
-            &[],
-        )
-        .await;
-        let no_utterance = post(&router, &json!({"userRequest": {"lang": "ko"}})).await;
-        let not_utf8 = post_raw(&router, vec![0xff, 0xfe, 0x00], &[]).await;
+    let broken = post_raw(
+        &router,
+        br#"{"userRequest": {"utterance": "IU",,}}"#.to_vec(),
+        &[],
+    )
+    .await;
+    let no_utterance = post(&router, &json!({"userRequest": {"lang": "ko"}})).await;
+    let not_utf8 = post_raw(&router, vec![0xff, 0xfe, 0x00], &[]).await;
 
-        assert_eq!(broken.status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            broken.json,
-            json!({"error": "malformed request: invalid JSON at line 1, column 36"})
-        );
-        assert_eq!(no_utterance.status, StatusCode::BAD_REQUEST);
-        assert!(
-            no_utterance.json["error"]
-                .as_str()
-                .unwrap()
-                .contains("utterance")
-        );
-        assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST);
-    }
-);
+    assert_eq!(broken.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        broken.json,
+        json!({"error": "malformed request: invalid JSON at line 1, column 36"})
+    );
+    assert_eq!(no_utterance.status, StatusCode::BAD_REQUEST);
+    assert!(
+        no_utterance.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("utterance")
+    );
+    assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST);
+}
 
 db_test!(
     async fn lenient_parsing_accepts_what_the_builder_console_sends(db: TestDb) {

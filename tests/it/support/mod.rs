@@ -73,7 +73,8 @@ pub struct SyncHarness {
 }
 
 /// Settings that keep tests fast: short timeouts and backoffs, no client-side rate
-/// limits (tests that need one set it).
+/// limits (tests that need one set it), and a short pause after Deezer's throttle
+/// answer (its window).
 pub const FAST_ENV: &[(&str, &str)] = &[
     ("HTTP_TIMEOUT", "1s"),
     ("HTTP_MAX_ATTEMPTS", "3"),
@@ -82,6 +83,7 @@ pub const FAST_ENV: &[(&str, &str)] = &[
     ("HTTP_MAX_RETRY_AFTER", "2s"),
     ("SPOTIFY_MAX_REQUESTS", "0"),
     ("DEEZER_MAX_REQUESTS", "0"),
+    ("DEEZER_WINDOW", "200ms"),
     ("SYNC_CONCURRENCY", "4"),
 ];
 
