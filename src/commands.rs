@@ -123,10 +123,7 @@ pub async fn add(
         );
     }
     if refs.is_empty() {
-        bail!("nothing to add: give names, Spotify ids or links, or --file");
-    }
-    if settings.spotify.is_none() {
-        bail!("adding artists needs Spotify: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET");
+        bail!("nothing to add: give names, Deezer or Spotify ids or links, or --file");
     }
     let runner = command_runner(settings).await?;
     let Some(mut unit) = begin_unit(&runner).await? else {
@@ -135,26 +132,48 @@ pub async fn add(
     let progress = ConsoleProgress::new();
     let onboarded = unit
         .guarded(async {
-            let (spotify, _) = runner.engine().clients(store::now()).await?;
+            let (spotify, deezer) = runner.engine().clients(store::now()).await?;
             let refresh_progress = refresh.then_some(&progress as &dyn Progress);
-            onboard(&runner, &spotify, &refs, AddedVia::Cli, refresh_progress).await
+            onboard(
+                &runner,
+                (&spotify, &deezer),
+                &refs,
+                AddedVia::Cli,
+                refresh_progress,
+            )
+            .await
         })
         .await;
     unit.finish().await;
     let onboarded = onboarded?;
+    // An artist met on Deezer may have been linked to its Spotify id by the refresh.
+    let linked: std::collections::HashMap<&str, &str> = match &onboarded.refresh {
+        Some(Ok(report)) => report
+            .linked
+            .iter()
+            .map(|(from, to)| (from.as_str(), to.as_str()))
+            .collect(),
+        _ => Default::default(),
+    };
+    let shown_id = |id: &str| match linked.get(id) {
+        Some(to) => format!("{to}, linked from {id}"),
+        None => id.to_owned(),
+    };
     let mut problems = 0;
     for outcome in &onboarded.outcomes {
         match outcome {
             AddOutcome::Added { id, name, alias } => {
-                println!("added    {name} ({id}){}", alias_note(alias));
+                println!("added    {name} ({}){}", shown_id(id), alias_note(alias));
             }
             AddOutcome::AlreadyPresent { id, name, alias } => {
-                println!("present  {name} ({id}){}", alias_note(alias));
+                println!("present  {name} ({}){}", shown_id(id), alias_note(alias));
             }
-            AddOutcome::NotFound { input, suggestions } => {
+            AddOutcome::NotFound {
+                input, suggestions, ..
+            } => {
                 problems += 1;
                 if suggestions.is_empty() {
-                    println!("unknown  {input}: Spotify has no such artist");
+                    println!("unknown  {input}: no artist of that name on Deezer or Spotify");
                 } else {
                     println!(
                         "unknown  {input}: no exact match; did you mean {}?",
@@ -385,6 +404,9 @@ fn print_report(report: &RunReport) {
     );
     if let Some(reason) = &report.stop_reason {
         println!("stopped early: {reason}");
+    }
+    if let Some(note) = &report.spotify_note {
+        println!("Spotify: {note}; Spotify links and profiles wait for a later run");
     }
     for error in &report.errors {
         println!("  error: {error}");

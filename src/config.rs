@@ -238,6 +238,22 @@ pub(crate) struct SyncSettings {
     /// A lone Deezer name match with fewer fans than this is confirmed by a recording
     /// before it is trusted.
     pub(crate) confirm_below_fans: i64,
+    /// How long a Deezer-born artist whose Spotify id was not found (or not proven)
+    /// waits before Spotify is searched again.
+    pub(crate) spotify_relink_after: Duration,
+    /// Where an empty catalog's first artists come from.
+    pub(crate) starter: Starter,
+}
+
+/// `CATALOG_STARTER`: the artists an empty catalog starts from on its first run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Starter {
+    /// The list bundled with artistbot (`data/starter-artists.txt`).
+    Bundled,
+    /// A list of one's own: names, `deezer:` ids or links, one per line.
+    File(PathBuf),
+    /// No starter list: the catalog grows from `add` and users' requests only.
+    Off,
 }
 
 /// What `artistbot daemon` does and when.
@@ -456,6 +472,16 @@ pub const SETTINGS: &[SettingSpec] = &[
         "new artists one run may add",
     ),
     spec(
+        "CATALOG_STARTER",
+        Some("bundled"),
+        "an empty catalog starts from: bundled, none, or a file of names",
+    ),
+    spec(
+        "SPOTIFY_RELINK_AFTER",
+        Some("30d"),
+        "wait before a Deezer-born artist's Spotify id is sought again",
+    ),
+    spec(
         "HTTP_TIMEOUT",
         Some("10s"),
         "whole-request timeout of every provider call",
@@ -638,6 +664,15 @@ impl Settings {
                 confirm_below_fans: i64::from(
                     vars.number::<u32>("IDENTITY_CONFIRM_BELOW_FANS", 1000)?,
                 ),
+                spotify_relink_after: vars.duration("SPOTIFY_RELINK_AFTER", days(30))?,
+                starter: match vars.text("CATALOG_STARTER") {
+                    None => Starter::Bundled,
+                    Some(value) => match value.to_ascii_lowercase().as_str() {
+                        "bundled" | "default" => Starter::Bundled,
+                        "none" | "off" | "false" | "0" => Starter::Off,
+                        _ => Starter::File(PathBuf::from(value)),
+                    },
+                },
             },
             log_dir: vars.text("LOG_DIR").map(PathBuf::from),
             log_files_kept: vars.number::<u32>("LOG_FILES_KEPT", 14)?.max(1) as usize,

@@ -52,16 +52,20 @@ pub(crate) fn could_be_a_name(text: &str, max_chars: usize, max_words: usize) ->
         && !text.contains(['?', '？', '!', '！'])
 }
 
-/// What a user gave to `artistbot add`: a Spotify id, a Spotify link, or a name.
+/// What a user gave to `artistbot add`: a Spotify id or link, a Deezer id or link, or a
+/// name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ArtistRef {
     SpotifyId(String),
+    DeezerId(i64),
     Name(String),
 }
 
 /// Reads a Spotify artist id (22 base62 characters), an `open.spotify.com/.../artist/ID`
-/// link (any locale prefix, any query), a `spotify:artist:ID` URI, or else a name.
-/// Returns `None` for blank input.
+/// link (any locale prefix, any query), a `spotify:artist:ID` URI, a Deezer artist link
+/// (`www.deezer.com/.../artist/123`), `deezer:artist:123` or `deezer:123`, or else a
+/// name. A bare number is a name ("112", "1975" are bands). Returns `None` for blank
+/// input.
 pub(crate) fn parse_artist_ref(input: &str) -> Option<ArtistRef> {
     let input = input.trim();
     if input.is_empty() {
@@ -69,6 +73,31 @@ pub(crate) fn parse_artist_ref(input: &str) -> Option<ArtistRef> {
     }
     if let Some(id) = input.strip_prefix("spotify:artist:") {
         return Some(ArtistRef::SpotifyId(id.to_owned()));
+    }
+    if let Some(id) = input
+        .strip_prefix("deezer:artist:")
+        .or_else(|| input.strip_prefix("deezer:"))
+        .and_then(deezer_id)
+    {
+        return Some(ArtistRef::DeezerId(id));
+    }
+    if let Some(rest) = input
+        .strip_prefix("https://")
+        .or_else(|| input.strip_prefix("http://"))
+        && let Some(path) = ["www.deezer.com/", "deezer.com/"]
+            .iter()
+            .find_map(|host| rest.strip_prefix(host))
+    {
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        let mut segments = path.split('/');
+        while let Some(segment) = segments.next() {
+            if segment == "artist"
+                && let Some(id) = segments.next().and_then(deezer_id)
+            {
+                return Some(ArtistRef::DeezerId(id));
+            }
+        }
+        return Some(ArtistRef::Name(input.to_owned()));
     }
     if let Some(rest) = input
         .strip_prefix("https://")
@@ -91,6 +120,14 @@ pub(crate) fn parse_artist_ref(input: &str) -> Option<ArtistRef> {
         return Some(ArtistRef::SpotifyId(input.to_owned()));
     }
     Some(ArtistRef::Name(input.to_owned()))
+}
+
+/// A Deezer artist id: a positive number.
+fn deezer_id(text: &str) -> Option<i64> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+        .filter(|id| *id > 0)
 }
 
 /// Spotify ids are 22 characters of base62. (A 22-letter word without digits is read as
@@ -173,5 +210,30 @@ mod tests {
             Some(ArtistRef::Name("OH MY GIRL".into()))
         );
         assert_eq!(parse_artist_ref(""), None);
+    }
+
+    #[test]
+    fn deezer_links_and_ids_are_recognized_and_bare_numbers_are_names() {
+        for input in [
+            "https://www.deezer.com/artist/1188",
+            "https://www.deezer.com/ko/artist/1188?utm_source=deezer",
+            "http://deezer.com/artist/1188",
+            "deezer:artist:1188",
+            "deezer:1188",
+        ] {
+            assert_eq!(
+                parse_artist_ref(input),
+                Some(ArtistRef::DeezerId(1188)),
+                "{input}"
+            );
+        }
+        assert_eq!(
+            parse_artist_ref("1975"),
+            Some(ArtistRef::Name("1975".into()))
+        );
+        assert_eq!(
+            parse_artist_ref("deezer:abc"),
+            Some(ArtistRef::Name("deezer:abc".into()))
+        );
     }
 }

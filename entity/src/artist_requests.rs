@@ -23,6 +23,13 @@ pub struct Model {
     pub artist_id: Option<String>,
     pub last_error: Option<String>,
     pub resolved_at: Option<DateTime>,
+    /// Distinct users who asked (the queue works by demand).
+    pub users_asked: i32,
+    /// The artist a provider's best hit suggests for this spelling, without the evidence
+    /// that would make the spelling an alias; the skill offers it as a suggestion.
+    pub candidate_artist_id: Option<String>,
+    /// The artist a user tapped among the suggestions after asking for this spelling.
+    pub tapped_artist_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,15 +1,18 @@
-//! `artists`: one row per catalog artist, keyed by the Spotify artist id.
+//! `artists`: one row per catalog artist. The key is the Spotify artist id once it is
+//! known; an artist that entered from Deezer alone is `dz:<deezer id>` until its Spotify
+//! id is proven, and is then re-keyed (its rows follow it).
 //!
 //! The seed's columns (`id, name, followers, popularity, url, image_url`) keep their names
-//! so existing queries still work; `followers` and `popularity` are NULL when the source
-//! did not give them (Spotify removed both for ordinary apps in 2026).
+//! and meaning for Spotify-linked artists, so existing queries still work; `followers` and
+//! `popularity` are NULL when the source did not give them (Spotify removed both for
+//! ordinary apps in 2026), and `url` is the Spotify page (NULL when none is known).
 
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "artists")]
 pub struct Model {
-    /// Spotify artist id (case-sensitive base62).
+    /// Spotify artist id (case-sensitive base62), or `dz:<deezer id>` before one is known.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub name: String,
@@ -29,16 +32,22 @@ pub struct Model {
     #[sea_orm(unique)]
     pub deezer_id: Option<i64>,
     pub deezer_fans: Option<i64>,
-    /// How the Deezer id was established (`name`, `isrc`) or why there is none
-    /// (`unmapped`, `ambiguous`).
+    /// How the Deezer id was established (`name`, `isrc`; `origin` for an artist that
+    /// entered from Deezer) or why there is none (`unmapped`, `ambiguous`).
     pub deezer_mapping: Option<String>,
     pub deezer_checked_at: Option<DateTime>,
     pub profile_refreshed_at: Option<DateTime>,
     pub tracks_refreshed_at: Option<DateTime>,
     pub related_refreshed_at: Option<DateTime>,
-    /// How the artist entered the catalog: `cli`, `related`, `import`, `request`.
+    /// How the artist entered the catalog: `cli`, `related`, `import`, `request`,
+    /// `starter`.
     pub added_via: String,
     pub created_at: DateTime,
+    /// How the Spotify id was proven (`name`, `isrc`) or, for an artist still keyed by
+    /// its Deezer id, why none is linked yet (`unmapped`, `ambiguous`, `held`); NULL for
+    /// an artist that came from Spotify.
+    pub spotify_link: Option<String>,
+    pub spotify_checked_at: Option<DateTime>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@
 //! ends in 2038), and every string id is case-sensitive (a binary collation on MySQL).
 
 pub mod artist_aliases;
+pub mod artist_request_users;
 pub mod artist_requests;
 pub mod artists;
 pub mod deezer_artists;

@@ -17,6 +17,7 @@ mod m20261127_000005_create_deezer_artists;
 mod m20261127_000006_create_sync_runs;
 mod m20261127_000007_create_provider_state;
 mod m20261127_000008_create_artist_requests;
+mod m20261205_000009_deezer_first_identity;
 mod table_options;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_create_sync_runs::Migration),
             Box::new(m20261127_000007_create_provider_state::Migration),
             Box::new(m20261127_000008_create_artist_requests::Migration),
+            Box::new(m20261205_000009_deezer_first_identity::Migration),
         ]
     }
 }

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
-use entity::{artist_aliases, artists, deezer_artists, related_artists};
-use sea_orm::sea_query::{Expr, OnConflict};
+use entity::{artist_aliases, artist_requests, artists, related_artists};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::{IN_CHUNK, Store, StoreError};
 use crate::catalog::{
-    ArtistState, DeezerArtistEntry, DeezerMapping, NewArtist, ProfileUpdate, Source,
+    AddedVia, ArtistState, DeezerMapping, Demand, NewArtist, Source, SpotifyLink, is_deezer_born,
 };
 use crate::names::name_key;
 
@@ -71,6 +71,19 @@ impl Store {
             .map_err(StoreError::query("counting related artists"))?
             .into_iter()
             .collect();
+        // Artists users asked for (a request resolved to them) come first in a run.
+        let asked: HashSet<String> = artist_requests::Entity::find()
+            .select_only()
+            .column(artist_requests::Column::ArtistId)
+            .filter(artist_requests::Column::ArtistId.is_not_null())
+            .distinct()
+            .into_tuple::<Option<String>>()
+            .all(self.db())
+            .await
+            .map_err(StoreError::query("reading which artists users asked for"))?
+            .into_iter()
+            .flatten()
+            .collect();
         let rows = artists::Entity::find()
             .order_by_asc(artists::Column::Id)
             .all(self.db())
@@ -80,6 +93,12 @@ impl Store {
             .into_iter()
             .map(|m| ArtistState {
                 related_count: related_counts.get(&m.id).copied().unwrap_or(0) as usize,
+                demand: Demand::of(
+                    AddedVia::parse(&m.added_via).unwrap_or(AddedVia::Related),
+                    asked.contains(&m.id),
+                ),
+                spotify_link: m.spotify_link.as_deref().and_then(SpotifyLink::parse),
+                spotify_checked_at: m.spotify_checked_at,
                 deezer_mapping: m.deezer_mapping.as_deref().and_then(DeezerMapping::parse),
                 id: m.id,
                 name: m.name,
@@ -108,6 +127,102 @@ impl Store {
             .await
             .map_err(StoreError::query("reading an artist"))?
             .map(ArtistSummary::from))
+    }
+
+    /// The catalog artists among `ids`, by id.
+    pub(crate) async fn artist_summaries(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, ArtistSummary>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let rows = artists::Entity::find()
+                .filter(artists::Column::Id.is_in(chunk.iter().cloned()))
+                .all(self.db())
+                .await
+                .map_err(StoreError::query("reading artists"))?;
+            found.extend(
+                rows.into_iter()
+                    .map(|m| (m.id.clone(), ArtistSummary::from(m))),
+            );
+        }
+        Ok(found)
+    }
+
+    /// The catalog artists holding these Deezer ids, by Deezer id.
+    pub(crate) async fn artists_holding_deezer_ids(
+        &self,
+        deezer_ids: &[i64],
+    ) -> Result<HashMap<i64, ArtistSummary>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in deezer_ids.chunks(IN_CHUNK) {
+            let rows = artists::Entity::find()
+                .filter(artists::Column::DeezerId.is_in(chunk.iter().copied()))
+                .all(self.db())
+                .await
+                .map_err(StoreError::query("reading artists by Deezer id"))?;
+            for row in rows {
+                if let Some(deezer_id) = row.deezer_id {
+                    found.insert(deezer_id, ArtistSummary::from(row));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The catalog artist holding one Deezer id.
+    pub(crate) async fn artist_holding_deezer_id(
+        &self,
+        deezer_id: i64,
+    ) -> Result<Option<ArtistSummary>, StoreError> {
+        Ok(self
+            .artists_holding_deezer_ids(&[deezer_id])
+            .await?
+            .remove(&deezer_id))
+    }
+
+    /// For each folded name in `keys`, the artist it names: by its own name (among
+    /// namesakes the most followed, then most fans), else by an alias. Two statements
+    /// for the whole list.
+    pub(crate) async fn artists_named_by_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, ArtistSummary>, StoreError> {
+        let mut found: HashMap<String, ArtistSummary> = HashMap::new();
+        for chunk in keys.chunks(IN_CHUNK) {
+            let rows = artists::Entity::find()
+                .filter(artists::Column::NameKey.is_in(chunk.iter().cloned()))
+                .order_by_desc(artists::Column::Followers)
+                .order_by_desc(artists::Column::DeezerFans)
+                .order_by_asc(artists::Column::Id)
+                .all(self.db())
+                .await
+                .map_err(StoreError::query("looking up artists by name"))?;
+            for row in rows {
+                found
+                    .entry(row.name_key.clone())
+                    .or_insert_with(|| ArtistSummary::from(row));
+            }
+        }
+        let missing: Vec<String> = keys
+            .iter()
+            .filter(|key| !found.contains_key(*key))
+            .cloned()
+            .collect();
+        for chunk in missing.chunks(IN_CHUNK) {
+            let aliases = artist_aliases::Entity::find()
+                .filter(artist_aliases::Column::AliasKey.is_in(chunk.iter().cloned()))
+                .find_also_related(artists::Entity)
+                .all(self.db())
+                .await
+                .map_err(StoreError::query("looking up aliases"))?;
+            for (alias, artist) in aliases {
+                if let Some(artist) = artist {
+                    found.insert(alias.alias_key, ArtistSummary::from(artist));
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Artists whose folded name, or one of whose aliases, is `key`; the most followed
@@ -164,39 +279,6 @@ impl Store {
         artists_by_deezer_ids(self.db(), ids).await
     }
 
-    /// What the cache knows of these Deezer artists.
-    pub(crate) async fn deezer_entries(
-        &self,
-        ids: &[i64],
-    ) -> Result<HashMap<i64, DeezerArtistEntry>, StoreError> {
-        let mut entries = HashMap::new();
-        for chunk in ids.chunks(IN_CHUNK) {
-            let rows = deezer_artists::Entity::find()
-                .filter(deezer_artists::Column::DeezerId.is_in(chunk.iter().copied()))
-                .all(self.db())
-                .await
-                .map_err(StoreError::query("reading the Deezer artist cache"))?;
-            for row in rows {
-                entries.insert(
-                    row.deezer_id,
-                    DeezerArtistEntry {
-                        deezer_id: row.deezer_id,
-                        name: row.name,
-                        fans: row.fans,
-                        albums: row.albums,
-                        picture_url: row.picture_url,
-                        spotify_id: row.spotify_id,
-                        mapping: DeezerMapping::parse(&row.mapping)
-                            .unwrap_or(DeezerMapping::Unmapped),
-                        checked_at: row.checked_at,
-                        attempts: row.attempts,
-                    },
-                );
-            }
-        }
-        Ok(entries)
-    }
-
     /// Adds artists not yet in the catalog (existing ids are left alone). A Deezer id
     /// another artist already holds is not given again. Returns how many were added.
     pub async fn add_artists(
@@ -240,42 +322,6 @@ impl Store {
             .await?
             .into_keys()
             .collect())
-    }
-
-    /// Writes fetched profiles of existing artists, many in one statement.
-    pub(crate) async fn update_profiles(
-        &self,
-        updates: &[ProfileUpdate],
-        now: NaiveDateTime,
-    ) -> Result<u64, StoreError> {
-        upsert_profiles(self.db(), updates, now).await
-    }
-
-    /// Records the outcome of matching an artist on Deezer.
-    pub(crate) async fn save_deezer_mapping(
-        &self,
-        artist_id: &str,
-        mapping: DeezerMapping,
-        deezer_id: Option<i64>,
-        fans: Option<i64>,
-        now: NaiveDateTime,
-    ) -> Result<(), StoreError> {
-        let mut update = artists::Entity::update_many()
-            .col_expr(
-                artists::Column::DeezerMapping,
-                Expr::value(mapping.as_str()),
-            )
-            .col_expr(artists::Column::DeezerCheckedAt, Expr::value(now))
-            .col_expr(artists::Column::DeezerId, Expr::value(deezer_id));
-        if fans.is_some() {
-            update = update.col_expr(artists::Column::DeezerFans, Expr::value(fans));
-        }
-        update
-            .filter(artists::Column::Id.eq(artist_id))
-            .exec(self.db())
-            .await
-            .map_err(StoreError::query("saving a Deezer mapping"))?;
-        Ok(())
     }
 
     /// Records `alias` as another spelling of the artist. An alias already pointing at
@@ -374,8 +420,16 @@ pub(crate) async fn insert_new_artists<C: ConnectionTrait>(
                 fetched_at: Set(Some(now)),
                 deezer_id: Set(deezer_id),
                 deezer_fans: Set(a.deezer_fans),
-                // New artists arrive with a Deezer id only when a recording proved it.
-                deezer_mapping: Set(deezer_id.map(|_| DeezerMapping::Isrc.as_str().to_owned())),
+                // A Deezer-born artist's Deezer id is its identity; any other new artist
+                // arrives with a Deezer id only when a recording proved it.
+                deezer_mapping: Set(deezer_id.map(|_| {
+                    let how = if is_deezer_born(&p.id) {
+                        DeezerMapping::Origin
+                    } else {
+                        DeezerMapping::Isrc
+                    };
+                    how.as_str().to_owned()
+                })),
                 deezer_checked_at: Set(deezer_id.map(|_| now)),
                 // An imported profile is old news: due at once, like the tracks.
                 profile_refreshed_at: Set((a.source != Source::Import).then_some(now)),
@@ -383,6 +437,8 @@ pub(crate) async fn insert_new_artists<C: ConnectionTrait>(
                 related_refreshed_at: Set(None),
                 added_via: Set(a.added_via.as_str().to_owned()),
                 created_at: Set(now),
+                spotify_link: Set(None),
+                spotify_checked_at: Set(None),
             }
         })
         .collect();
@@ -399,70 +455,6 @@ pub(crate) async fn insert_new_artists<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await
         .map_err(StoreError::query("adding artists"))?;
-    Ok(count)
-}
-
-/// Upserts profiles keyed by artist id: one statement for the whole slice.
-pub(crate) async fn upsert_profiles<C: ConnectionTrait>(
-    conn: &C,
-    updates: &[ProfileUpdate],
-    now: NaiveDateTime,
-) -> Result<u64, StoreError> {
-    let mut seen = HashSet::new();
-    let rows: Vec<artists::ActiveModel> = updates
-        .iter()
-        .filter(|u| seen.insert(u.profile.id.clone()))
-        .map(|u| {
-            let p = &u.profile;
-            let image = fit_url(p.image_url.as_deref())
-                .or_else(|| fit_url(u.fallback_image_url.as_deref()));
-            artists::ActiveModel {
-                id: Set(p.id.clone()),
-                name: Set(fit(&p.name, NAME_LEN)),
-                name_key: Set(fit(&name_key(&p.name), NAME_LEN)),
-                followers: Set(p.followers),
-                popularity: Set(p.popularity),
-                url: Set(fit_url(p.url.as_deref())),
-                image_url: Set(image),
-                genres: Set(genres_json(&p.genres)),
-                source: Set(u.source.as_str().to_owned()),
-                fetched_at: Set(Some(now)),
-                deezer_fans: Set(u.deezer_fans),
-                profile_refreshed_at: Set(Some(now)),
-                // Only used if the artist vanished meanwhile; the upsert updates the
-                // columns listed below and nothing else.
-                added_via: Set("related".to_owned()),
-                created_at: Set(now),
-                ..Default::default()
-            }
-        })
-        .collect();
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let count = rows.len() as u64;
-    use artists::Column as C;
-    artists::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::column(C::Id)
-                .update_columns([
-                    C::Name,
-                    C::NameKey,
-                    C::Followers,
-                    C::Popularity,
-                    C::Url,
-                    C::ImageUrl,
-                    C::Genres,
-                    C::Source,
-                    C::FetchedAt,
-                    C::DeezerFans,
-                    C::ProfileRefreshedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await
-        .map_err(StoreError::query("updating profiles"))?;
     Ok(count)
 }
 

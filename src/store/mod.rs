@@ -11,6 +11,7 @@
 //! [`reads`] (one artist's stored rows), [`skill`] (the reads of the Kakao skill endpoint).
 
 pub(crate) mod artists;
+pub(crate) mod identity;
 pub(crate) mod import;
 pub mod lock;
 pub(crate) mod provider_state;

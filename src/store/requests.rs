@@ -71,6 +71,9 @@ impl Store {
             artist_id: Set(None),
             last_error: Set(None),
             resolved_at: Set(None),
+            users_asked: Set(1),
+            candidate_artist_id: Set(None),
+            tapped_artist_id: Set(None),
         };
         use artist_requests::Column as C;
         artist_requests::Entity::insert(row)
@@ -251,6 +254,23 @@ impl Store {
             .exec(self.db())
             .await
             .map_err(StoreError::query("recording a missed artist request"))?;
+        Ok(())
+    }
+
+    /// Keeps `artist_id` as the artist the providers' best hit suggests for a requested
+    /// spelling that could not be proven its alias: the skill offers it as a suggestion.
+    pub(crate) async fn suggest_for_request(
+        &self,
+        query_key: &str,
+        artist_id: &str,
+    ) -> Result<(), StoreError> {
+        use artist_requests::Column as C;
+        artist_requests::Entity::update_many()
+            .col_expr(C::CandidateArtistId, Expr::value(artist_id))
+            .filter(C::QueryKey.eq(query_key))
+            .exec(self.db())
+            .await
+            .map_err(StoreError::query("recording a request's candidate"))?;
         Ok(())
     }
 

@@ -1,30 +1,40 @@
-//! One artist's refresh: fetch what is due from whichever provider may give it, map it
-//! into an [`ArtistRefresh`], and write it in one transaction. A part that fails to
-//! fetch is left out (stored rows stay) and the artist stays due for it.
-
-use std::collections::HashMap;
+//! One artist's refresh: fetch what is due from whichever provider may give it and map
+//! it into an [`ArtistRefresh`]; the engine writes it together with other artists' (one
+//! transaction per batch). A part that fails to fetch is left out (stored rows stay)
+//! and the artist stays due for it.
+//!
+//! Where each part comes from:
+//! - top tracks and related artists: Spotify when the app may call those endpoints (and
+//!   the artist has a Spotify id), else Deezer; a Spotify failure of any kind falls back
+//!   to Deezer when the artist is matched there, so an outage of one provider never
+//!   stops the other's work;
+//! - the profile: Spotify's for a Spotify-linked artist when an app is configured (left
+//!   due while Spotify cannot be asked), Deezer's facts otherwise (name, picture and fans
+//!   for a Deezer-born artist; fans for another);
+//! - related artists Deezer names that the catalog does not hold join it as Deezer-born
+//!   artists, within the run's allowance: growth costs no Spotify call.
 
 use tracing::Instrument;
-
-use crate::catalog::{
-    AddedVia, ArtistRefresh, ArtistState, DeezerArtistEntry, DeezerMapping, NewArtist,
-    ProfileUpdate, RelatedUpdate, Source,
-};
-use crate::providers::deezer::{DeezerArtist, DeezerError};
-use crate::providers::spotify::{SpotifyError, SpotifyFeature};
 
 use super::context::{ArtistOutcome, RunContext};
 use super::error::FetchError;
 use super::identity::{self, Resolution};
-use super::plan::ArtistTask;
+use super::plan::{ArtistTask, waits_for_deezer_match};
+use crate::catalog::{
+    AddedVia, ArtistProfile, ArtistRefresh, ArtistState, DeezerMapping, DeezerMatchUpdate,
+    NewArtist, ProfileUpdate, RelatedUpdate, Source, deezer_born_id, is_deezer_born,
+};
+use crate::providers::deezer::{DeezerArtist, DeezerError};
+use crate::providers::spotify::{SpotifyError, SpotifyFeature};
 
-/// Refreshes one artist. `prematched` is the outcome of the run's Deezer matching phase,
-/// when the artist went through it.
+/// Fetches what is due for one artist. `prematched` is the outcome of the run's Deezer
+/// matching phase, `profile` a Spotify profile fetched in the run's Spotify phase.
 pub(crate) async fn refresh_artist(
     ctx: &RunContext,
     task: ArtistTask,
     prematched: Option<DeezerMatch>,
-) -> ArtistOutcome {
+    profile: Option<ArtistProfile>,
+) -> (ArtistOutcome, ArtistRefresh) {
     let span = tracing::info_span!("artist", id = %task.artist.id, name = %task.artist.name);
     async move {
         let mut work = ArtistWork {
@@ -35,19 +45,21 @@ pub(crate) async fn refresh_artist(
             },
             refresh: ArtistRefresh {
                 artist_id: task.artist.id.clone(),
+                stored_related: Some(task.artist.related_count),
                 ..Default::default()
             },
             deezer_id: task.artist.deezer_id,
             deezer_fans: task.artist.deezer_fans,
             deezer_picture: None,
             deezer_resolved: task.artist.deezer_id.is_some(),
+            prefetched_profile: profile,
             task,
         };
         if let Some(matched) = prematched {
             work.apply_deezer_match(matched);
         }
         work.run().await;
-        work.outcome
+        (work.outcome, work.refresh)
     }
     .instrument(span)
     .await
@@ -63,9 +75,14 @@ struct ArtistWork<'c> {
     deezer_picture: Option<String>,
     /// Matching on Deezer was attempted (or not needed) this run.
     deezer_resolved: bool,
+    prefetched_profile: Option<ArtistProfile>,
 }
 
 impl ArtistWork<'_> {
+    fn artist(&self) -> &ArtistState {
+        &self.task.artist
+    }
+
     async fn run(&mut self) {
         if self.task.tracks_due {
             self.refresh_tracks().await;
@@ -75,25 +92,6 @@ impl ArtistWork<'_> {
         }
         if self.task.profile_due {
             self.refresh_profile().await;
-        }
-        let refresh = std::mem::take(&mut self.refresh);
-        let nothing_to_write = refresh.profile.is_none()
-            && refresh.tracks.is_none()
-            && refresh.related.is_none()
-            && refresh.new_artists.is_empty()
-            && refresh.deezer_entries.is_empty();
-        if nothing_to_write {
-            return;
-        }
-        match self.ctx.store().apply_refresh(&refresh, self.ctx.now).await {
-            Ok(written) => self.outcome.written = written,
-            Err(error) => {
-                // Nothing of this artist was written; the new-artist slots go back.
-                for _ in &refresh.new_artists {
-                    self.ctx.return_new_artist_slot();
-                }
-                self.fail(&FetchError::from(error));
-            }
         }
     }
 
@@ -106,15 +104,25 @@ impl ArtistWork<'_> {
         }
     }
 
-    async fn refresh_profile(&mut self) {
+    /// Whether Spotify may be asked for this artist's `feature` now.
+    fn spotify_serves(&self, feature: SpotifyFeature) -> bool {
         let spotify = &self.ctx.spotify;
-        let profile = match spotify.artist(&self.task.artist.id).await {
-            Ok(profile) => profile,
-            Err(SpotifyError::NotFound) => {
-                self.fail(&FetchError::Spotify(SpotifyError::NotFound));
-                return;
-            }
-            Err(error) => return self.fail(&error.into()),
+        !self.artist().is_deezer_born()
+            && spotify.is_configured()
+            && spotify.may_use(feature)
+            && spotify.unusable().is_none()
+    }
+
+    async fn refresh_profile(&mut self) {
+        if self.artist().is_deezer_born() || !self.ctx.spotify.is_configured() {
+            return self.refresh_profile_from_deezer().await;
+        }
+        let profile = match self.prefetched_profile.take() {
+            Some(profile) => profile,
+            None => match self.ctx.spotify.artist(&self.task.artist.id).await {
+                Ok(profile) => profile,
+                Err(error) => return self.fail(&error.into()),
+            },
         };
         if let Some(deezer_id) = self.deezer_id
             && self.deezer_fans_unknown_this_run()
@@ -128,15 +136,36 @@ impl ArtistWork<'_> {
                 Err(error) => tracing::debug!(%error, "Deezer fan count not refreshed"),
             }
         }
-        self.refresh.profile = Some(ProfileUpdate {
+        self.refresh.profile = Some(ProfileUpdate::Spotify {
             profile,
-            source: Source::Spotify,
             deezer_fans: self.deezer_fans,
             fallback_image_url: self
                 .deezer_picture
                 .clone()
                 .or_else(|| self.task.artist.image_url.clone()),
         });
+    }
+
+    /// Deezer's facts: the whole profile of a Deezer-born artist, the fans (and a picture
+    /// when there is none) of another.
+    async fn refresh_profile_from_deezer(&mut self) {
+        let Some(deezer_id) = self.deezer_id else {
+            return;
+        };
+        match self.ctx.deezer.artist(deezer_id).await {
+            Ok(found) => {
+                let born = self.artist().is_deezer_born();
+                self.refresh.profile = Some(ProfileUpdate::Deezer {
+                    name: born.then_some(found.name),
+                    fans: found.fans,
+                    picture: found.picture_url,
+                });
+            }
+            Err(DeezerError::NotFound) if !self.artist().is_deezer_born() => {
+                self.deezer_id_not_found().await
+            }
+            Err(error) => self.fail(&error.into()),
+        }
     }
 
     fn deezer_fans_unknown_this_run(&self) -> bool {
@@ -146,25 +175,27 @@ impl ArtistWork<'_> {
 
     async fn refresh_tracks(&mut self) {
         let kept = self.ctx.settings().sync.tracks_kept;
-        let spotify = &self.ctx.spotify;
-        if spotify.is_configured()
-            && spotify.may_use(SpotifyFeature::TopTracks)
-            && spotify.unusable().is_none()
-        {
-            match spotify.top_tracks(&self.task.artist.id).await {
+        if self.spotify_serves(SpotifyFeature::TopTracks) {
+            let probed = self.ctx.probed_top_tracks(&self.task.artist.id);
+            let answer = match probed {
+                Some(answer) => answer,
+                None => self.ctx.spotify.top_tracks(&self.task.artist.id).await,
+            };
+            match answer {
                 Ok(mut tracks) => {
                     tracks.truncate(kept);
                     self.refresh.tracks = Some((Source::Spotify, tracks));
                     return;
                 }
-                // Refused, or Spotify stopped: Deezer may still have them.
-                Err(error)
-                    if matches!(error, SpotifyError::EndpointUnavailable { .. })
-                        || error.stops_spotify() => {}
-                Err(error) => return self.fail(&error.into()),
+                Err(error) => {
+                    if !self.deezer_can_stand_in(&error) {
+                        return self.fail(&error.into());
+                    }
+                    tracing::debug!(%error, "top tracks from Deezer instead");
+                }
             }
         }
-        let Some(deezer_id) = self.deezer_artist_id().await else {
+        let Some(deezer_id) = self.deezer_artist_id() else {
             return;
         };
         match self.ctx.deezer.top_tracks(deezer_id, kept as u32).await {
@@ -172,68 +203,77 @@ impl ArtistWork<'_> {
                 let tracks = tracks.into_iter().map(|t| t.track).take(kept).collect();
                 self.refresh.tracks = Some((Source::Deezer, tracks));
             }
-            Err(DeezerError::NotFound) => self.deezer_id_not_found(deezer_id).await,
+            Err(DeezerError::NotFound) => self.deezer_id_not_found().await,
             Err(error) => self.fail(&error.into()),
         }
     }
 
     async fn refresh_related(&mut self) {
-        let spotify = &self.ctx.spotify;
-        if spotify.is_configured()
-            && spotify.may_use(SpotifyFeature::RelatedArtists)
-            && spotify.unusable().is_none()
-        {
-            match spotify.related_artists(&self.task.artist.id).await {
-                Ok(related) => return self.use_spotify_related(related).await,
-                Err(error)
-                    if matches!(error, SpotifyError::EndpointUnavailable { .. })
-                        || error.stops_spotify() => {}
-                Err(error) => return self.fail(&error.into()),
+        if self.spotify_serves(SpotifyFeature::RelatedArtists) {
+            let probed = self.ctx.probed_related(&self.task.artist.id);
+            let answer = match probed {
+                Some(answer) => answer,
+                None => self.ctx.spotify.related_artists(&self.task.artist.id).await,
+            };
+            match answer {
+                Ok(related) => return self.use_spotify_related(related),
+                Err(error) => {
+                    if !self.deezer_can_stand_in(&error) {
+                        return self.fail(&error.into());
+                    }
+                    tracing::debug!(%error, "related artists from Deezer instead");
+                }
             }
         }
-        let Some(deezer_id) = self.deezer_artist_id().await else {
+        let Some(deezer_id) = self.deezer_artist_id() else {
             return;
         };
         match self.ctx.deezer.related_artists(deezer_id, 20).await {
-            Ok(related) => {
-                if let Err(error) = self.use_deezer_related(related).await {
-                    self.fail(&error);
-                }
-            }
-            Err(DeezerError::NotFound) => self.deezer_id_not_found(deezer_id).await,
+            Ok(related) => self.use_deezer_related(related),
+            Err(DeezerError::NotFound) => self.deezer_id_not_found().await,
             Err(error) => self.fail(&error.into()),
         }
     }
 
-    /// Deezer said "no data" (code 800) for the artist's matched id. If the artist itself
-    /// is gone from Deezer, the match is dropped (stored rows stay; a new match is sought
-    /// after `DEEZER_REMAP_AFTER`) instead of failing every run from now on; otherwise the
-    /// answer is treated as this run's failure.
-    async fn deezer_id_not_found(&mut self, deezer_id: i64) {
+    /// After a Spotify failure: Deezer gives the part instead when the endpoint is
+    /// refused, Spotify stopped (blocked, budget, down) or failed this once, as long as
+    /// the artist is (or may be) on Deezer. A Spotify artist that Spotify no longer
+    /// knows is Deezer's too.
+    fn deezer_can_stand_in(&self, error: &SpotifyError) -> bool {
+        let transient = matches!(
+            error,
+            SpotifyError::NotFound | SpotifyError::Unavailable(_) | SpotifyError::Rejected { .. }
+        );
+        matches!(error, SpotifyError::EndpointUnavailable { .. })
+            || error.stops_spotify()
+            || (transient && self.deezer_id.is_some())
+    }
+
+    /// Deezer said "no data" (code 800) for the artist's matched id. The match is
+    /// dropped (stored rows stay; a new match is sought after `DEEZER_REMAP_AFTER`)
+    /// instead of failing every run from now on, when the artist itself is gone from
+    /// Deezer; otherwise the answer is this run's failure. A Deezer-born artist keeps its
+    /// id (it is its identity) and its data.
+    async fn deezer_id_not_found(&mut self) {
+        let Some(deezer_id) = self.deezer_id else {
+            return;
+        };
+        if self.artist().is_deezer_born() {
+            return self.fail(&FetchError::Deezer(DeezerError::NotFound));
+        }
         match self.ctx.deezer.artist(deezer_id).await {
             Err(DeezerError::NotFound) => {
                 tracing::warn!(
                     deezer_id,
                     "the matched Deezer artist is gone; match dropped"
                 );
-                let unmatched = self
-                    .ctx
-                    .store()
-                    .save_deezer_mapping(
-                        &self.task.artist.id,
-                        DeezerMapping::Unmapped,
-                        None,
-                        None,
-                        self.ctx.now,
-                    )
-                    .await;
-                match unmatched {
-                    Ok(()) => {
-                        self.deezer_id = None;
-                        self.outcome.unmapped = true;
-                    }
-                    Err(error) => self.fail(&error.into()),
-                }
+                self.refresh.deezer_match = Some(DeezerMatchUpdate {
+                    mapping: DeezerMapping::Unmapped,
+                    deezer_id: None,
+                    fans: None,
+                });
+                self.deezer_id = None;
+                self.outcome.unmapped = true;
             }
             _ => self.fail(&FetchError::Deezer(DeezerError::NotFound)),
         }
@@ -241,13 +281,8 @@ impl ArtistWork<'_> {
 
     /// Spotify's related artists come as full profiles: known ones are linked, new ones
     /// join the catalog while the run's allowance lasts.
-    async fn use_spotify_related(&mut self, related: Vec<crate::catalog::ArtistProfile>) {
+    fn use_spotify_related(&mut self, related: Vec<ArtistProfile>) {
         let kept = self.ctx.settings().sync.related_kept;
-        let ids: Vec<String> = related.iter().map(|a| a.id.clone()).collect();
-        let existing = match self.ctx.store().existing_artist_ids(&ids).await {
-            Ok(existing) => existing,
-            Err(error) => return self.fail(&error.into()),
-        };
         let mut related_ids = Vec::new();
         for profile in related {
             if related_ids.len() >= kept {
@@ -256,9 +291,11 @@ impl ArtistWork<'_> {
             if profile.id == self.task.artist.id {
                 continue;
             }
-            if existing.contains(&profile.id) {
+            let known = self.ctx.catalog().ids.contains(&profile.id);
+            if known {
                 related_ids.push(profile.id);
             } else if self.ctx.take_new_artist_slot() {
+                self.ctx.catalog().ids.insert(profile.id.clone());
                 related_ids.push(profile.id.clone());
                 self.refresh.new_artists.push(NewArtist {
                     profile,
@@ -276,20 +313,12 @@ impl ArtistWork<'_> {
         });
     }
 
-    /// Deezer's related artists must first be found on Spotify: a known mapping (catalog
-    /// or cache) costs nothing; an unknown one costs a search, within the budget. Those
-    /// that cannot be matched now are left for a later run.
-    async fn use_deezer_related(&mut self, related: Vec<DeezerArtist>) -> Result<(), FetchError> {
-        let ctx = self.ctx;
-        let kept = ctx.settings().sync.related_kept;
-        let deezer_ids: Vec<i64> = related.iter().map(|a| a.id).collect();
-        let in_catalog = ctx.store().artists_by_deezer_ids(&deezer_ids).await?;
-        let cached = ctx.store().deezer_entries(&deezer_ids).await?;
-        let remap_after = chrono::Duration::from_std(ctx.settings().sync.deezer_remap_after)
-            .unwrap_or(chrono::Duration::days(7));
+    /// Deezer's related artists: a Deezer id the catalog holds names its artist; any
+    /// other joins the catalog as a Deezer-born artist while the run's allowance lasts
+    /// (its Deezer id is its identity, so no Spotify call is needed to add it).
+    fn use_deezer_related(&mut self, related: Vec<DeezerArtist>) {
+        let kept = self.ctx.settings().sync.related_kept;
         let mut related_ids: Vec<String> = Vec::new();
-        let mut complete = true;
-        let mut in_catalog_by_spotify_id: HashMap<String, bool> = HashMap::new();
         for candidate in related {
             if related_ids.len() >= kept {
                 break;
@@ -297,245 +326,195 @@ impl ArtistWork<'_> {
             if Some(candidate.id) == self.deezer_id {
                 continue;
             }
-            if let Some(spotify_id) = in_catalog.get(&candidate.id) {
-                related_ids.push(spotify_id.clone());
+            let holder = self
+                .ctx
+                .catalog()
+                .deezer_holders
+                .get(&candidate.id)
+                .cloned();
+            if let Some(holder) = holder {
+                if holder != self.task.artist.id {
+                    related_ids.push(holder);
+                }
                 continue;
             }
-            let previous = cached.get(&candidate.id);
-            if let Some(entry) = previous {
-                if entry.mapping.is_mapped() {
-                    if let Some(spotify_id) = &entry.spotify_id
-                        && self
-                            .in_catalog(spotify_id, &mut in_catalog_by_spotify_id)
-                            .await?
-                    {
-                        related_ids.push(spotify_id.clone());
-                        continue;
-                    }
-                    // Matched before but not in the catalog (it was full then). Only
-                    // worth a search for its profile if it can join now.
-                    if !ctx.has_new_artist_slot() {
-                        continue;
-                    }
-                } else if ctx.now - entry.checked_at < remap_after {
-                    continue;
-                }
+            if !self.ctx.take_new_artist_slot() {
+                continue;
             }
-            let attempts = previous.map_or(0, |p| p.attempts) + 1;
-            let confirm_below_fans = ctx.settings().sync.confirm_below_fans;
-            match identity::match_on_spotify(
-                &ctx.spotify,
-                &ctx.deezer,
-                ctx.store(),
-                &candidate,
-                confirm_below_fans,
-            )
-            .await?
-            {
-                Resolution::Mapped(profile, how) => {
-                    let spotify_id = profile.id.clone();
-                    self.cache_deezer_artist(&candidate, Some(spotify_id.clone()), how, attempts);
-                    if self
-                        .link_new_related(profile, &candidate, how, &mut in_catalog_by_spotify_id)
-                        .await?
-                    {
-                        related_ids.push(spotify_id);
-                    }
-                }
-                Resolution::NotMapped(why) => {
-                    self.cache_deezer_artist(&candidate, None, why, attempts)
-                }
-                Resolution::Deferred(reason) => {
-                    tracing::debug!(deezer_artist = %candidate.name, %reason, "related artist left for a later run");
-                    complete = false;
-                }
-            }
+            let id = deezer_born_id(candidate.id);
+            self.ctx.catalog().hold(candidate.id, &id);
+            related_ids.push(id.clone());
+            self.refresh.new_artists.push(NewArtist {
+                profile: ArtistProfile {
+                    id,
+                    name: candidate.name,
+                    followers: None,
+                    popularity: None,
+                    url: None,
+                    image_url: candidate.picture_url,
+                    genres: Vec::new(),
+                },
+                source: Source::Deezer,
+                deezer_id: Some(candidate.id),
+                deezer_fans: candidate.fans,
+                added_via: AddedVia::Related,
+            });
         }
         self.refresh.related = Some(RelatedUpdate {
             source: Source::Deezer,
             related_ids,
-            complete,
-        });
-        if !complete {
-            self.outcome.left_due = true;
-        }
-        Ok(())
-    }
-
-    /// Whether a Spotify id is in the catalog, asking the store once per id.
-    async fn in_catalog(
-        &self,
-        spotify_id: &str,
-        known: &mut HashMap<String, bool>,
-    ) -> Result<bool, FetchError> {
-        if let Some(present) = known.get(spotify_id) {
-            return Ok(*present);
-        }
-        let present = self.ctx.store().artist(spotify_id).await?.is_some();
-        known.insert(spotify_id.to_owned(), present);
-        Ok(present)
-    }
-
-    /// Adds a freshly matched related artist to the catalog if it is not there and the
-    /// run may still grow it. Returns whether it can be linked.
-    async fn link_new_related(
-        &mut self,
-        profile: crate::catalog::ArtistProfile,
-        deezer_artist: &DeezerArtist,
-        evidence: DeezerMapping,
-        checked: &mut HashMap<String, bool>,
-    ) -> Result<bool, FetchError> {
-        if profile.id == self.task.artist.id {
-            return Ok(false);
-        }
-        if self.in_catalog(&profile.id, checked).await? {
-            return Ok(true);
-        }
-        if !self.ctx.take_new_artist_slot() {
-            return Ok(false);
-        }
-        // Linked from now on, even by later candidates of this artist.
-        checked.insert(profile.id.clone(), true);
-        // Finding the Spotify artist by name is enough to link it as related, but its
-        // Deezer data comes only with a recording as proof; otherwise its own Deezer match
-        // (with every doubt rule) runs at its first refresh.
-        let confirmed = evidence == DeezerMapping::Isrc;
-        self.refresh.new_artists.push(NewArtist {
-            profile,
-            source: Source::Spotify,
-            deezer_id: confirmed.then_some(deezer_artist.id),
-            deezer_fans: if confirmed { deezer_artist.fans } else { None },
-            added_via: AddedVia::Related,
-        });
-        Ok(true)
-    }
-
-    fn cache_deezer_artist(
-        &mut self,
-        artist: &DeezerArtist,
-        spotify_id: Option<String>,
-        mapping: DeezerMapping,
-        attempts: i32,
-    ) {
-        self.refresh.deezer_entries.push(DeezerArtistEntry {
-            deezer_id: artist.id,
-            name: artist.name.clone(),
-            fans: artist.fans,
-            albums: artist.albums.and_then(|n| i32::try_from(n).ok()),
-            picture_url: artist.picture_url.clone(),
-            spotify_id,
-            mapping,
-            checked_at: self.ctx.now,
-            attempts,
+            complete: true,
         });
     }
 
-    /// The artist's Deezer id, matching it now if that was not done this run.
-    /// `None` when it has no trustworthy match (counted) or matching failed (recorded).
-    async fn deezer_artist_id(&mut self) -> Option<i64> {
+    /// The artist's Deezer id, matching it now if the run's matching phase did not. Such
+    /// a late match never merges artists (ids must stay put while artists are written);
+    /// when the winner is a Deezer-born artist, the merge waits for the next run.
+    fn deezer_artist_id(&mut self) -> Option<i64> {
         if let Some(id) = self.deezer_id {
             return Some(id);
         }
-        if self.deezer_resolved {
-            return None;
+        if !self.deezer_resolved {
+            // The matching phase covers every artist that needs Deezer; an artist it did
+            // not reach (a stop) waits for the next run rather than matching here.
+            self.deezer_resolved = true;
+            let remap = self.ctx.settings().sync.deezer_remap_after;
+            if !waits_for_deezer_match(self.artist(), self.ctx.now, remap) {
+                self.outcome.left_due = true;
+            } else {
+                self.outcome.unmapped = true;
+            }
         }
-        let matched = match_on_deezer_and_save(self.ctx, &self.task.artist).await;
-        self.apply_deezer_match(matched)
+        None
     }
 
-    /// Takes in the outcome of matching on Deezer (now or in the run's matching phase).
-    fn apply_deezer_match(&mut self, matched: DeezerMatch) -> Option<i64> {
+    /// Takes in the outcome of the run's matching phase.
+    fn apply_deezer_match(&mut self, matched: DeezerMatch) {
         self.deezer_resolved = true;
         match matched {
-            DeezerMatch::Mapped { id, fans, picture } => {
+            DeezerMatch::Mapped {
+                id,
+                fans,
+                picture,
+                evidence,
+            } => {
                 if fans.is_some() {
                     self.deezer_fans = fans;
                 }
                 self.deezer_picture = picture;
                 self.deezer_id = Some(id);
-                Some(id)
+                self.refresh.deezer_match = Some(DeezerMatchUpdate {
+                    mapping: evidence,
+                    deezer_id: Some(id),
+                    fans,
+                });
             }
-            DeezerMatch::Unmapped => {
+            DeezerMatch::Unmapped(why) => {
                 self.outcome.unmapped = true;
-                None
+                self.refresh.deezer_match = Some(DeezerMatchUpdate {
+                    mapping: why,
+                    deezer_id: None,
+                    fans: None,
+                });
             }
             DeezerMatch::Deferred => {
                 self.outcome.left_due = true;
-                None
             }
             DeezerMatch::Failed(error) => {
                 self.fail(&error);
-                None
             }
         }
     }
 }
 
-/// The outcome of matching a catalog artist on Deezer, already saved.
+/// The outcome of matching a catalog artist on Deezer, saved with its refresh.
 #[derive(Debug)]
 pub(crate) enum DeezerMatch {
     Mapped {
         id: i64,
         fans: Option<i64>,
         picture: Option<String>,
+        evidence: DeezerMapping,
     },
     /// No trustworthy match; recorded so the artist waits before the next attempt.
-    Unmapped,
-    /// Needs Spotify (to confirm a recording) while Spotify cannot be called.
+    Unmapped(DeezerMapping),
+    /// Needs Spotify (to confirm a recording) while Spotify cannot be called, or the
+    /// winner is a Deezer-born artist whose merge could not be made now.
     Deferred,
     Failed(FetchError),
 }
 
-/// Matches a catalog artist on Deezer and records the outcome (mapping or why not).
-pub(crate) async fn match_on_deezer_and_save(
-    ctx: &RunContext,
-    artist: &ArtistState,
-) -> DeezerMatch {
+/// Matches a catalog artist (from Spotify) on Deezer. When the match is a Deezer-born
+/// artist, the two are one artist met twice and are merged here, before any artist's
+/// data is written.
+pub(crate) async fn match_on_deezer(ctx: &RunContext, artist: &ArtistState) -> DeezerMatch {
     let rules = identity::DoubtRules {
-        catalog_homonyms: ctx.homonyms.get(&artist.name_key).copied().unwrap_or(1),
+        catalog_homonyms: homonyms_besides_deezer_born(ctx, artist),
         confirm_below_fans: ctx.settings().sync.confirm_below_fans,
     };
+    let holder_of = |deezer_id: i64| ctx.catalog().deezer_holders.get(&deezer_id).cloned();
     let resolution = match identity::match_on_deezer(
         &ctx.spotify,
         &ctx.deezer,
-        ctx.store(),
         artist,
         rules,
+        holder_of,
     )
     .await
     {
         Ok(resolution) => resolution,
         Err(error) => return DeezerMatch::Failed(error),
     };
-    let (matched, mapping, deezer_id, fans) = match resolution {
+    match resolution {
         Resolution::Mapped(found, how) => {
+            let holder = ctx.catalog().deezer_holders.get(&found.id).cloned();
+            if let Some(born) = holder.filter(|h| is_deezer_born(h)) {
+                match ctx
+                    .store()
+                    .merge_deezer_born(&born, &artist.id, how, ctx.now)
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::info!(artist = %artist.name, merged = %born, "met first through Deezer: now one artist");
+                        ctx.catalog().renamed(&born, &artist.id);
+                        ctx.ids_changed
+                            .store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Err(error) => return DeezerMatch::Failed(error.into()),
+                }
+            }
+            ctx.catalog().hold(found.id, &artist.id);
             tracing::info!(artist = %artist.name, deezer_id = found.id, evidence = how.as_str(), "matched on Deezer");
-            (
-                DeezerMatch::Mapped {
-                    id: found.id,
-                    fans: found.fans,
-                    picture: found.picture_url,
-                },
-                how,
-                Some(found.id),
-                found.fans,
-            )
+            DeezerMatch::Mapped {
+                id: found.id,
+                fans: found.fans,
+                picture: found.picture_url,
+                evidence: how,
+            }
         }
         Resolution::NotMapped(why) => {
             tracing::info!(artist = %artist.name, reason = why.as_str(), "no trustworthy Deezer match; left unmapped");
-            (DeezerMatch::Unmapped, why, None, None)
+            DeezerMatch::Unmapped(why)
         }
         Resolution::Deferred(reason) => {
             tracing::debug!(artist = %artist.name, %reason, "Deezer match needs Spotify; left for a later run");
-            return DeezerMatch::Deferred;
+            DeezerMatch::Deferred
         }
-    };
-    match ctx
-        .store()
-        .save_deezer_mapping(&artist.id, mapping, deezer_id, fans, ctx.now)
-        .await
-    {
-        Ok(()) => matched,
-        Err(error) => DeezerMatch::Failed(error.into()),
     }
+}
+
+/// Catalog artists sharing the artist's folded name, itself included but not counting
+/// Deezer-born artists (one of them may be this very artist, met first through Deezer).
+fn homonyms_besides_deezer_born(ctx: &RunContext, artist: &ArtistState) -> usize {
+    ctx.homonyms
+        .get(&artist.name_key)
+        .copied()
+        .unwrap_or(1)
+        .saturating_sub(
+            ctx.deezer_born_namesakes
+                .get(&artist.name_key)
+                .copied()
+                .unwrap_or(0),
+        )
+        .max(1)
 }

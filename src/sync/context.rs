@@ -1,9 +1,15 @@
 //! What every artist's work within one run shares: the provider clients, the run's
-//! clock, the namesakes in the catalog, the allowance of new artists, and the running
-//! tally that becomes the [`RunReport`]. One artist's result is an [`ArtistOutcome`].
+//! clock, the namesakes in the catalog, who in the catalog holds which Deezer id, the
+//! allowance of new artists, and the running tally that becomes the [`RunReport`]. One
+//! artist's result is an [`ArtistOutcome`].
+//!
+//! The catalog's ids and Deezer ids are kept here, read once when the run starts and
+//! updated as the run matches, links and adds artists: only one runner works at a time
+//! (the runner lock), so this copy is the truth for the run, and resolving an artist's
+//! related artists costs no query.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +18,7 @@ use chrono::NaiveDateTime;
 use super::error::FetchError;
 use super::report::RunReport;
 use super::spotify_state::save_spotify_access;
-use crate::catalog::WriteCounts;
+use crate::catalog::{ArtistProfile, TopTrack, WriteCounts};
 use crate::config::Settings;
 use crate::providers::deezer::DeezerClient;
 use crate::providers::spotify::{SpotifyAccess, SpotifyClient, SpotifyError};
@@ -28,12 +34,55 @@ pub(crate) struct RunContext {
     pub(crate) now: NaiveDateTime,
     /// Catalog artists per folded name: more than one means namesakes.
     pub(crate) homonyms: HashMap<String, usize>,
+    /// Deezer-born artists per folded name (they may be artists met twice).
+    pub(crate) deezer_born_namesakes: HashMap<String, usize>,
+    /// Who holds each Deezer id, and every catalog id (see the module docs).
+    pub(crate) catalog: Mutex<CatalogIndex>,
+    /// Some artist was re-keyed or merged this run (its tasks must be planned again).
+    pub(crate) ids_changed: AtomicBool,
+    /// Answers of the probe of Spotify's endpoints, for the artist they were asked for:
+    /// that artist's refresh uses them instead of asking again.
+    pub(crate) probed: Mutex<Probed>,
     /// New artists this run may still add through related artists.
     pub(crate) new_artist_slots: AtomicI64,
     pub(crate) tally: Mutex<Tally>,
     /// What Spotify allowed as last saved, so only a change is written back.
     pub(crate) persisted_access: Arc<Mutex<Option<SpotifyAccess>>>,
     pub(crate) run_id: i64,
+}
+
+/// The catalog's ids as the run knows them.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogIndex {
+    pub(crate) deezer_holders: HashMap<i64, String>,
+    pub(crate) ids: HashSet<String>,
+}
+
+impl CatalogIndex {
+    /// A Deezer id changed hands (matched, linked, merged, added).
+    pub(crate) fn hold(&mut self, deezer_id: i64, artist_id: &str) {
+        self.deezer_holders.insert(deezer_id, artist_id.to_owned());
+        self.ids.insert(artist_id.to_owned());
+    }
+
+    /// An artist now lives under another id (re-keyed or merged).
+    pub(crate) fn renamed(&mut self, from: &str, to: &str) {
+        self.ids.remove(from);
+        self.ids.insert(to.to_owned());
+        for holder in self.deezer_holders.values_mut() {
+            if holder == from {
+                *holder = to.to_owned();
+            }
+        }
+    }
+}
+
+/// What probing Spotify's top tracks and related artists answered for one artist.
+#[derive(Debug, Default)]
+pub(crate) struct Probed {
+    pub(crate) artist_id: String,
+    pub(crate) top_tracks: Option<Result<Vec<TopTrack>, SpotifyError>>,
+    pub(crate) related: Option<Result<Vec<ArtistProfile>, SpotifyError>>,
 }
 
 /// Running totals of a run.
@@ -55,6 +104,32 @@ impl RunContext {
         self.tally.lock().expect("tally lock poisoned")
     }
 
+    /// The probe's top-track answer for `artist_id`, once.
+    pub(crate) fn probed_top_tracks(
+        &self,
+        artist_id: &str,
+    ) -> Option<Result<Vec<TopTrack>, SpotifyError>> {
+        let mut probed = self.probed.lock().expect("probe lock poisoned");
+        (probed.artist_id == artist_id)
+            .then(|| probed.top_tracks.take())
+            .flatten()
+    }
+
+    /// The probe's related-artists answer for `artist_id`, once.
+    pub(crate) fn probed_related(
+        &self,
+        artist_id: &str,
+    ) -> Option<Result<Vec<ArtistProfile>, SpotifyError>> {
+        let mut probed = self.probed.lock().expect("probe lock poisoned");
+        (probed.artist_id == artist_id)
+            .then(|| probed.related.take())
+            .flatten()
+    }
+
+    pub(crate) fn catalog(&self) -> std::sync::MutexGuard<'_, CatalogIndex> {
+        self.catalog.lock().expect("catalog index lock poisoned")
+    }
+
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }
@@ -71,10 +146,6 @@ impl RunContext {
             return false;
         }
         true
-    }
-
-    pub(crate) fn has_new_artist_slot(&self) -> bool {
-        self.new_artist_slots.load(Ordering::SeqCst) > 0
     }
 
     pub(crate) fn return_new_artist_slot(&self) {
@@ -175,6 +246,16 @@ impl RunContext {
             spotify_calls,
             deezer_calls,
             statements: 0,
+            linked: Vec::new(),
+            spotify_note: self.spotify.unusable().and_then(|reason| match reason {
+                SpotifyError::NotConfigured => None,
+                SpotifyError::Blocked { until, reason } => Some(format!(
+                    "blocked until {} UTC ({reason})",
+                    until.format("%Y-%m-%d %H:%M")
+                )),
+                SpotifyError::BudgetExhausted => Some("the call budget is spent".to_owned()),
+                other => Some(other.to_string()),
+            }),
             elapsed: Duration::ZERO,
         }
     }

@@ -1,18 +1,20 @@
 //! Identity: never attach the wrong artist.
 //!
-//! Spotify ids key the catalog; Deezer supplies what Spotify no longer gives. Names are
-//! not identities (Deezer has homonyms, ghosts with no albums, "X feat. Y" composites),
-//! so a Spotify artist and a Deezer artist are treated as the same only on strong
-//! evidence: an exact folded-name match that nothing casts doubt on, or, when several
-//! share the name or the match is doubtful, a recording (ISRC) that Spotify credits to
-//! that very Spotify artist. Without it the artist stays unmapped: no data is better
+//! An artist may enter the catalog from either side: from Spotify (an import, `add` with
+//! a Spotify id, Spotify's related artists) it then needs its Deezer match; from Deezer
+//! (a name, a Deezer id, Deezer's related artists) it may later get its Spotify id.
+//! Names are not identities (Deezer has homonyms, ghosts with no albums, "X feat. Y"
+//! composites), so a Spotify artist and a Deezer artist are treated as the same only on
+//! strong evidence: an exact folded-name match that nothing casts doubt on, or, when
+//! several share the name or the match is doubtful, a recording (ISRC) that Spotify
+//! credits to that very Spotify artist. Without it the two stay apart: no data is better
 //! than another artist's data.
 
 use std::collections::HashSet;
 
-use crate::catalog::{ArtistProfile, ArtistState, DeezerMapping};
+use crate::catalog::{ArtistProfile, ArtistState, DeezerMapping, is_deezer_born};
 use crate::names::name_key;
-use crate::providers::deezer::{DeezerArtist, DeezerClient};
+use crate::providers::deezer::{DeezerArtist, DeezerClient, DeezerError};
 use crate::providers::spotify::SpotifyClient;
 use crate::store::Store;
 
@@ -95,25 +97,23 @@ pub(crate) fn judge_deezer_candidates(
     }
 }
 
-/// Finds the Deezer artist for a catalog (Spotify) artist.
+/// Finds the Deezer artist for a catalog artist that came from Spotify. `holder_of`
+/// names the catalog artist holding a Deezer id, if any: an id a Spotify-linked artist
+/// holds is a namesake's; one a Deezer-born artist holds may be this very artist met
+/// first through Deezer (the caller merges the two when it wins).
 pub(crate) async fn match_on_deezer(
     spotify: &SpotifyClient,
     deezer: &DeezerClient,
-    store: &Store,
     artist: &ArtistState,
     rules: DoubtRules,
+    holder_of: impl Fn(i64) -> Option<String>,
 ) -> Result<Resolution<DeezerArtist>, FetchError> {
     let hits = deezer.search_artists(&artist.name, 25).await?;
-    let exact_ids: Vec<i64> = hits
+    let held_elsewhere: HashSet<i64> = hits
         .iter()
         .filter(|h| name_key(&h.name) == artist.name_key)
-        .map(|h| h.id)
-        .collect();
-    let held_elsewhere: HashSet<i64> = store
-        .artists_by_deezer_ids(&exact_ids)
-        .await?
-        .into_iter()
-        .filter(|(_, holder)| *holder != artist.id)
+        .filter_map(|h| holder_of(h.id).map(|holder| (h.id, holder)))
+        .filter(|(_, holder)| *holder != artist.id && !is_deezer_born(holder))
         .map(|(deezer_id, _)| deezer_id)
         .collect();
     match judge_deezer_candidates(&artist.name_key, hits, &held_elsewhere, rules) {
@@ -193,6 +193,40 @@ pub(crate) async fn match_on_spotify(
     }
 }
 
+/// Whether a Spotify artist and a Deezer artist (each a provider's best hit for the
+/// same spelling) are one artist by the identity rules: the same folded name, and a
+/// confirming recording when the Deezer side is weak (few fans, no albums).
+pub(crate) async fn same_artist(
+    spotify: &SpotifyClient,
+    deezer: &DeezerClient,
+    spotify_artist: &ArtistProfile,
+    deezer_artist: &DeezerArtist,
+    confirm_below_fans: i64,
+) -> Result<Resolution<DeezerMapping>, FetchError> {
+    if name_key(&spotify_artist.name) != name_key(&deezer_artist.name) {
+        return Ok(Resolution::NotMapped(DeezerMapping::Unmapped));
+    }
+    let weak =
+        deezer_artist.albums == Some(0) || deezer_artist.fans.unwrap_or(0) < confirm_below_fans;
+    if !weak {
+        return Ok(Resolution::Mapped(DeezerMapping::Name, DeezerMapping::Name));
+    }
+    match credits_same_recording(
+        spotify,
+        deezer,
+        deezer_artist.id,
+        std::slice::from_ref(&spotify_artist.id),
+    )
+    .await?
+    {
+        Confirmation::Confirmed(_) => {
+            Ok(Resolution::Mapped(DeezerMapping::Isrc, DeezerMapping::Isrc))
+        }
+        Confirmation::NotConfirmed => Ok(Resolution::NotMapped(DeezerMapping::Ambiguous)),
+        Confirmation::Deferred(reason) => Ok(Resolution::Deferred(reason)),
+    }
+}
+
 enum Confirmation {
     /// The Spotify artist (one of the candidates) credited on the Deezer artist's recording.
     Confirmed(String),
@@ -216,7 +250,12 @@ async fn credits_same_recording(
         let isrc = match entry.track.isrc {
             Some(isrc) => Some(isrc),
             None => match entry.track.id.parse::<i64>() {
-                Ok(track_id) => deezer.track(track_id).await?.track.isrc,
+                Ok(track_id) => match deezer.track(track_id).await {
+                    Ok(full) => full.track.isrc,
+                    // One recording Deezer no longer has says nothing: try the next.
+                    Err(DeezerError::NotFound) => None,
+                    Err(error) => return Err(error.into()),
+                },
                 Err(_) => None,
             },
         };

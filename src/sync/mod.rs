@@ -14,24 +14,27 @@
 //! all runs), no call to an endpoint known to be refused, and a quota block stops every
 //! Spotify call at once while Deezer work carries on.
 //!
-//! Files: [`engine`] (the run), [`plan`] (what is due), [`artist`] (one artist's
-//! refresh), [`identity`] (matching artists across providers), [`context`] (what one
-//! run's artists share), [`spotify_state`] (what Spotify allows, kept across runs),
-//! [`onboard`] (adding named and requested artists), [`requests`] (the request queue's
-//! batch), [`runner`] (units of work and the runner lock), [`report`], [`progress`],
-//! [`options`], [`error`].
+//! Files: [`engine`] (the run), [`plan`] (what is due), [`link`] (the Spotify phase:
+//! profiles and links, in demand order), [`artist`] (one artist's refresh), [`identity`]
+//! (matching artists across providers), [`context`] (what one run's artists share),
+//! [`spotify_state`] (what Spotify allows, kept across runs), [`resolve`] (names, ids
+//! and links into catalog artists, Deezer first), [`onboard`] (adding named and
+//! requested artists), [`requests`] (the request queue's batch), [`runner`] (units of
+//! work and the runner lock), [`report`], [`progress`], [`options`], [`error`].
 
 mod artist;
 mod context;
 mod engine;
 pub(crate) mod error;
 pub(crate) mod identity;
+mod link;
 pub mod onboard;
 pub(crate) mod options;
 pub mod plan;
 pub(crate) mod progress;
 pub(crate) mod report;
 pub(crate) mod requests;
+pub mod resolve;
 pub(crate) mod runner;
 mod spotify_state;
 

@@ -1,23 +1,27 @@
 //! Onboarding: the one flow that brings named artists into the catalog, for `artistbot
-//! add` and for the names users asked for (the request queue) alike.
+//! add`, the names users asked for (the request queue) and the starter list alike.
 //!
-//! [`onboard`] resolves each input ([`add_artists`]: Spotify ids and links are checked
-//! with one lookup, names are resolved through Spotify search within the budget, and the
-//! spelling typed becomes an alias when it differs from the artist's name, so the next
-//! lookup costs no API call), saves what Spotify taught the client (a block holds for the
-//! next caller), records the calls spent as a run of their own (they count against the
-//! daily budget), and refreshes the artists it added right away through the runner.
+//! [`onboard`] resolves each input, Deezer first ([`super::resolve`]: a spelling becomes
+//! an alias only on evidence, so the next lookup costs no API call), saves what Spotify
+//! taught the client (a block holds for the next caller), records the Spotify calls
+//! spent as a run of their own (they count against the daily budget), and refreshes the
+//! artists it added right away through the runner: their profile, top tracks and related
+//! artists come before any growth work of that run.
 
 use super::error::SyncError;
 use super::options::{RunOptions, Trigger};
 use super::progress::Progress;
 use super::report::{ApiCalls, RunReport};
+use super::resolve::Resolver;
 use super::runner::Runner;
-use crate::catalog::{AddedVia, NewArtist, Source};
-use crate::names::{ArtistRef, could_be_a_name, name_key};
-use crate::providers::spotify::{SpotifyClient, SpotifyError};
+use crate::catalog::AddedVia;
+use crate::names::ArtistRef;
+use crate::providers::deezer::DeezerClient;
+use crate::providers::spotify::SpotifyClient;
 use crate::store::runs::{RunCounts, RunStatus};
 use crate::store::{self, Store, StoreError};
+
+pub use super::resolve::AddOutcome;
 
 /// What one onboarding did.
 #[derive(Debug)]
@@ -46,19 +50,32 @@ impl Onboarded {
     }
 }
 
-/// Onboards `inputs` as one flow (see the module docs) with `spotify`, a client the
-/// caller built for this unit of work. With `refresh`, the artists added get their data
-/// now, the run's progress going to it. Store errors stop the flow: nothing can be added
+/// Onboards `inputs` as one flow (see the module docs) with clients the caller built for
+/// this unit of work. With `refresh`, the artists added get their data now, the run's
+/// progress going to it. Requests and the starter list add only while the catalog has
+/// room (`CATALOG_MAX_ARTISTS`). Store errors stop the flow: nothing can be added
 /// without the database.
 pub(crate) async fn onboard(
     runner: &Runner,
-    spotify: &SpotifyClient,
+    (spotify, deezer): (&SpotifyClient, &DeezerClient),
     inputs: &[ArtistRef],
     via: AddedVia,
     refresh: Option<&dyn Progress>,
 ) -> Result<Onboarded, StoreError> {
     let store = runner.store();
-    let outcomes = add_artists(store, spotify, inputs, via).await?;
+    let settings = &runner.settings().sync;
+    let mut resolver = Resolver::new(
+        store,
+        Some(spotify),
+        deezer,
+        settings.confirm_below_fans,
+        settings.concurrency,
+    );
+    if via != AddedVia::Cli {
+        let size = store.artist_count().await?;
+        resolver = resolver.with_room(settings.max_catalog_artists.saturating_sub(size));
+    }
+    let outcomes = resolver.resolve(inputs, via).await?;
     runner.engine().save_spotify_state(spotify).await;
     let resolution_calls = ApiCalls::from(spotify.api_calls());
     let trigger = match via {
@@ -71,7 +88,7 @@ pub(crate) async fn onboard(
         spotify_stopped: spotify.unusable().map(|reason| reason.to_string()),
         refresh: None,
     };
-    record_resolution_calls(store, trigger, &onboarded).await;
+    record_resolution_calls(store, trigger, &onboarded, deezer.calls().requests).await;
     let added = onboarded.added();
     if let Some(progress) = refresh
         && !added.is_empty()
@@ -88,16 +105,22 @@ pub(crate) async fn onboard(
 
 /// Calls spent outside a run still count against the daily Spotify budget, so they are
 /// recorded as a run of their own (with the trigger of the onboarding).
-async fn record_resolution_calls(store: &Store, trigger: Trigger, onboarded: &Onboarded) {
-    let calls = onboarded.resolution_calls.requests;
-    if calls == 0 {
+async fn record_resolution_calls(
+    store: &Store,
+    trigger: Trigger,
+    onboarded: &Onboarded,
+    deezer_calls: u64,
+) {
+    let spotify_calls = onboarded.resolution_calls.requests;
+    if spotify_calls + deezer_calls == 0 {
         return;
     }
     let now = store::now();
     let counts = RunCounts {
         artists_due: onboarded.outcomes.len() as u64,
         artists_added: onboarded.added().len() as u64,
-        spotify_calls: calls,
+        spotify_calls,
+        deezer_calls,
         ..Default::default()
     };
     let recorded = async {
@@ -109,175 +132,4 @@ async fn record_resolution_calls(store: &Store, trigger: Trigger, onboarded: &On
     if let Err(error) = recorded.await {
         tracing::warn!(%error, "could not record the Spotify calls spent resolving names");
     }
-}
-
-/// What became of one thing the user asked to add.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AddOutcome {
-    Added {
-        id: String,
-        name: String,
-        alias: Option<String>,
-    },
-    AlreadyPresent {
-        id: String,
-        name: String,
-        alias: Option<String>,
-    },
-    NotFound {
-        input: String,
-        suggestions: Vec<String>,
-    },
-    Failed {
-        input: String,
-        error: String,
-    },
-}
-
-/// Resolves and adds each input in turn; a failure of one does not stop the others.
-/// Store errors do stop: nothing can be added without the database.
-pub async fn add_artists(
-    store: &Store,
-    spotify: &SpotifyClient,
-    inputs: &[ArtistRef],
-    via: AddedVia,
-) -> Result<Vec<AddOutcome>, StoreError> {
-    let mut outcomes = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let outcome = match input {
-            ArtistRef::SpotifyId(id) => add_by_id(store, spotify, id, via).await?,
-            ArtistRef::Name(name) => add_by_name(store, spotify, name, via).await?,
-        };
-        outcomes.push(outcome);
-    }
-    Ok(outcomes)
-}
-
-async fn add_by_id(
-    store: &Store,
-    spotify: &SpotifyClient,
-    id: &str,
-    via: AddedVia,
-) -> Result<AddOutcome, StoreError> {
-    if let Some(artist) = store.artist(id).await? {
-        return Ok(AddOutcome::AlreadyPresent {
-            id: artist.id,
-            name: artist.name,
-            alias: None,
-        });
-    }
-    match spotify.artist(id).await {
-        Ok(profile) => {
-            let name = profile.name.clone();
-            insert(store, profile, via).await?;
-            Ok(AddOutcome::Added {
-                id: id.to_owned(),
-                name,
-                alias: None,
-            })
-        }
-        Err(SpotifyError::NotFound) => Ok(AddOutcome::NotFound {
-            input: id.to_owned(),
-            suggestions: Vec::new(),
-        }),
-        Err(error) => Ok(AddOutcome::Failed {
-            input: id.to_owned(),
-            error: error.to_string(),
-        }),
-    }
-}
-
-async fn add_by_name(
-    store: &Store,
-    spotify: &SpotifyClient,
-    name: &str,
-    via: AddedVia,
-) -> Result<AddOutcome, StoreError> {
-    let key = name_key(name);
-    if let Some(artist) = store.artists_named(&key).await?.into_iter().next() {
-        return Ok(AddOutcome::AlreadyPresent {
-            id: artist.id,
-            name: artist.name,
-            alias: None,
-        });
-    }
-    let hits = match spotify.search_artists(name, 10).await {
-        Ok(hits) => hits,
-        Err(error) => {
-            return Ok(AddOutcome::Failed {
-                input: name.to_owned(),
-                error: error.to_string(),
-            });
-        }
-    };
-    let exact = hits.iter().position(|hit| name_key(&hit.name) == key);
-    // A name typed in another script ("오마이걸") never matches the catalog name
-    // ("OH MY GIRL") letter for letter; Spotify's search (in the configured market)
-    // knows such spellings, so its best hit is taken and the spelling kept as an alias.
-    // Only for something short enough to be a name: Spotify always has a best hit, even
-    // for "안녕하세요", and the spelling would become that artist's alias for good.
-    let guessable = !key.is_ascii() && could_be_a_name(name, 20, 2);
-    let chosen = exact.or_else(|| (guessable && !hits.is_empty()).then_some(0));
-    let Some(index) = chosen else {
-        return Ok(AddOutcome::NotFound {
-            input: name.to_owned(),
-            suggestions: hits.iter().take(3).map(|h| h.name.clone()).collect(),
-        });
-    };
-    let profile = hits
-        .into_iter()
-        .nth(index)
-        .expect("index from the same list");
-    let alias = (name_key(&profile.name) != key).then(|| name.trim().to_owned());
-    let (id, artist_name) = (profile.id.clone(), profile.name.clone());
-    let existed = store.artist(&id).await?.is_some();
-    if !existed {
-        insert(store, profile, via).await?;
-    }
-    if let Some(alias) = &alias {
-        store
-            .add_alias(alias, &id, alias_source(via), store::now())
-            .await?;
-    }
-    Ok(if existed {
-        AddOutcome::AlreadyPresent {
-            id,
-            name: artist_name,
-            alias,
-        }
-    } else {
-        AddOutcome::Added {
-            id,
-            name: artist_name,
-            alias,
-        }
-    })
-}
-
-fn alias_source(via: AddedVia) -> &'static str {
-    match via {
-        AddedVia::Request => "request",
-        AddedVia::Import => "import",
-        _ => "cli",
-    }
-}
-
-async fn insert(
-    store: &Store,
-    profile: crate::catalog::ArtistProfile,
-    via: AddedVia,
-) -> Result<(), StoreError> {
-    store
-        .add_artists(
-            &[NewArtist {
-                profile,
-                source: Source::Spotify,
-                deezer_id: None,
-                deezer_fans: None,
-                added_via: via,
-            }],
-            store::now(),
-        )
-        .await?;
-    Ok(())
 }

@@ -1,8 +1,11 @@
 //! Deciding what is due: pure functions over the catalog's freshness, no I/O.
 //!
-//! Stale-first: the artist whose oldest due part is oldest goes first (never refreshed
-//! counts as oldest of all). Profiles age slower than tracks and related artists, so an
-//! unchanged catalog spends few Spotify calls a night.
+//! Demand first, then stale-first: artists users asked for, then those named with
+//! `add`, then the starter list, then the rest; within each, the artist whose oldest due
+//! part is oldest goes first (never refreshed counts as oldest of all). Profiles age
+//! slower than tracks and related artists, so an unchanged catalog spends few Spotify
+//! calls a night. A Deezer-born artist is due for a Spotify link when an app is
+//! configured and it was never sought, or not for `SPOTIFY_RELINK_AFTER`.
 
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ use crate::catalog::ArtistState;
 /// What may be fetched this run, known before it starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capabilities {
-    /// Spotify is configured (blocks and budgets are found out while running).
+    /// Spotify is configured (budgets are found out while running).
     pub spotify_configured: bool,
     /// Top tracks must come from Deezer (Spotify refuses the endpoint or is not configured).
     pub tracks_need_deezer: bool,
@@ -29,6 +32,9 @@ pub struct Ages {
     pub related: Duration,
     /// How long an artist without a Deezer match waits before another matching attempt.
     pub deezer_remap: Duration,
+    /// How long a Deezer-born artist whose Spotify id was not found waits before another
+    /// search.
+    pub spotify_relink: Duration,
 }
 
 /// One artist's due work.
@@ -38,11 +44,13 @@ pub struct ArtistTask {
     pub profile_due: bool,
     pub tracks_due: bool,
     pub related_due: bool,
+    /// A Deezer-born artist whose Spotify id is to be sought this run.
+    pub link_due: bool,
 }
 
 impl ArtistTask {
     pub(crate) fn is_due(&self) -> bool {
-        self.profile_due || self.tracks_due || self.related_due
+        self.profile_due || self.tracks_due || self.related_due || self.link_due
     }
 }
 
@@ -66,10 +74,13 @@ pub fn plan_refresh(
     let mut plan = Plan::default();
     for artist in artists {
         let mut task = ArtistTask {
-            profile_due: capabilities.spotify_configured
+            profile_due: profile_source_exists(&artist, capabilities)
                 && (force || is_stale(artist.profile_refreshed_at, ages.profile, now)),
             tracks_due: force || is_stale(artist.tracks_refreshed_at, ages.tracks, now),
             related_due: force || is_stale(artist.related_refreshed_at, ages.related, now),
+            link_due: capabilities.spotify_configured
+                && artist.is_deezer_born()
+                && (force || is_stale(artist.spotify_checked_at, ages.spotify_relink, now)),
             artist,
         };
         if waits_for_deezer_match(&task.artist, now, ages.deezer_remap) {
@@ -89,26 +100,38 @@ pub fn plan_refresh(
         }
     }
     plan.tasks.sort_by(|a, b| {
-        oldest_due(a)
-            .cmp(&oldest_due(b))
+        (a.artist.demand, oldest_due(a))
+            .cmp(&(b.artist.demand, oldest_due(b)))
             .then_with(|| a.artist.id.cmp(&b.artist.id))
     });
     plan
 }
 
-/// Only these artists, every part due (for `add` and onboarding).
+/// Whether anyone can give the artist's profile: Spotify for a Spotify-linked artist
+/// (when an app is configured), Deezer for an artist matched there.
+fn profile_source_exists(artist: &ArtistState, capabilities: Capabilities) -> bool {
+    artist.deezer_id.is_some() || (capabilities.spotify_configured && !artist.is_deezer_born())
+}
+
+/// Only these artists, every part due (for `add` and onboarding), those users asked for
+/// first.
 pub(crate) fn plan_targeted(artists: Vec<ArtistState>, capabilities: Capabilities) -> Plan {
+    let mut tasks: Vec<ArtistTask> = artists
+        .into_iter()
+        .map(|artist| ArtistTask {
+            profile_due: profile_source_exists(&artist, capabilities)
+                && artist.profile_refreshed_at.is_none(),
+            tracks_due: true,
+            related_due: true,
+            link_due: capabilities.spotify_configured
+                && artist.is_deezer_born()
+                && artist.spotify_checked_at.is_none(),
+            artist,
+        })
+        .collect();
+    tasks.sort_by(|a, b| (a.artist.demand, &a.artist.id).cmp(&(b.artist.demand, &b.artist.id)));
     Plan {
-        tasks: artists
-            .into_iter()
-            .map(|artist| ArtistTask {
-                profile_due: capabilities.spotify_configured
-                    && artist.profile_refreshed_at.is_none(),
-                tracks_due: true,
-                related_due: true,
-                artist,
-            })
-            .collect(),
+        tasks,
         waiting_for_deezer_match: 0,
     }
 }
@@ -124,7 +147,13 @@ fn age(at: NaiveDateTime, now: NaiveDateTime) -> Duration {
     (now - at).to_std().unwrap_or(Duration::ZERO)
 }
 
-fn waits_for_deezer_match(artist: &ArtistState, now: NaiveDateTime, remap_after: Duration) -> bool {
+/// A Spotify-linked artist without a trustworthy Deezer match, checked too recently to
+/// be searched again.
+pub(crate) fn waits_for_deezer_match(
+    artist: &ArtistState,
+    now: NaiveDateTime,
+    remap_after: Duration,
+) -> bool {
     artist.deezer_id.is_none()
         && artist.deezer_mapping.is_some_and(|m| !m.is_mapped())
         && artist
@@ -139,6 +168,7 @@ fn oldest_due(task: &ArtistTask) -> Option<NaiveDateTime> {
         (task.profile_due, a.profile_refreshed_at),
         (task.tracks_due, a.tracks_refreshed_at),
         (task.related_due, a.related_refreshed_at),
+        (task.link_due, a.spotify_checked_at),
     ]
     .into_iter()
     .filter(|(due, _)| *due)
@@ -150,7 +180,7 @@ fn oldest_due(task: &ArtistTask) -> Option<NaiveDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::DeezerMapping;
+    use crate::catalog::{DeezerMapping, Demand};
     use chrono::NaiveDate;
 
     fn at(day: u32, hour: u32) -> NaiveDateTime {
@@ -179,6 +209,9 @@ mod tests {
             tracks_refreshed_at: tracks,
             related_refreshed_at: related,
             related_count: 0,
+            spotify_link: None,
+            spotify_checked_at: None,
+            demand: Demand::Other,
         }
     }
 
@@ -187,6 +220,7 @@ mod tests {
         tracks: Duration::from_secs(86_400),
         related: Duration::from_secs(86_400),
         deezer_remap: Duration::from_secs(7 * 86_400),
+        spotify_relink: Duration::from_secs(30 * 86_400),
     };
 
     const DEV_MODE: Capabilities = Capabilities {

@@ -52,6 +52,11 @@ pub struct RunReport {
     pub deezer_calls: ApiCalls,
     /// SQL statements the store sent during the run's lifetime.
     pub(crate) statements: u64,
+    /// Deezer-born artists linked to Spotify this run: (old id, Spotify id).
+    pub linked: Vec<(String, String)>,
+    /// Why Spotify could not be asked at the end of the run (a block, the budget), when
+    /// it is configured: links and Spotify profiles wait for a later run.
+    pub spotify_note: Option<String>,
     pub(crate) elapsed: Duration,
 }
 

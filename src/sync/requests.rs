@@ -2,13 +2,14 @@
 //! know (recorded by the skill endpoint in `artist_requests`), onboarded a batch at a
 //! time through the one onboarding flow ([`super::onboard::onboard`]).
 //!
-//! Each due request is resolved the way `artistbot add` resolves a name (the user's
-//! spelling becomes an alias), and the artists added get their top tracks and related
-//! artists right away. A name that resolves to nothing is marked not found and tried
-//! again after growing delays (`REQUEST_RETRY_DELAY`, then four times longer each time)
-//! until `REQUEST_MAX_ATTEMPTS`; a name already in the catalog under another spelling
-//! only gets the alias. While Spotify cannot be called (blocked, budget spent, not
-//! configured) requests wait without using up their tries.
+//! Each due request is resolved the way `artistbot add` resolves a name, Deezer first
+//! (no Spotify app is needed; a spelling becomes an alias only on evidence), and the
+//! artists added get their top tracks and related artists right away. A name that
+//! resolves to nothing is marked not found and tried again after growing delays
+//! (`REQUEST_RETRY_DELAY`, then four times longer each time) until
+//! `REQUEST_MAX_ATTEMPTS`; its providers' best guess is kept as a candidate the skill
+//! may suggest. While a provider is down, blocked or out of budget, the names it failed
+//! wait without using up their tries.
 //!
 //! Every batch is a unit of work of the [`Runner`], so it never runs alongside a refresh
 //! (in this process or another). The daemon decides when to call it and counts what it
@@ -110,18 +111,9 @@ async fn onboard_batch(
     if due.is_empty() {
         return Ok(skipped("nothing due"));
     }
-    let (spotify, _) = runner.engine().clients(now).await?;
-    if let Some(reason) = spotify.unusable() {
-        let reason = reason.to_string();
-        let mut last = last_wait_reason.lock().expect("wait-reason lock poisoned");
-        if last.as_deref() != Some(reason.as_str()) {
-            tracing::warn!(%reason, waiting = due.len(), "requests wait: Spotify cannot be called");
-            *last = Some(reason);
-        }
-        return Ok(skipped("Spotify cannot be called"));
-    }
-    *last_wait_reason.lock().expect("wait-reason lock poisoned") = None;
+    let (spotify, deezer) = runner.engine().clients(now).await?;
 
+    *last_wait_reason.lock().expect("wait-reason lock poisoned") = None;
     let mut batch = QueueBatch::default();
     let mut asked: Vec<(&ArtistRequest, ArtistRef)> = Vec::new();
     for request in &due {
@@ -147,12 +139,16 @@ async fn onboard_batch(
     let inputs: Vec<ArtistRef> = asked.iter().map(|(_, input)| input.clone()).collect();
     let onboarded = onboard(
         runner,
-        &spotify,
+        (&spotify, &deezer),
         &inputs,
         AddedVia::Request,
         Some(&NoProgress),
     )
     .await?;
+    let stopped = onboarded
+        .spotify_stopped
+        .clone()
+        .or_else(|| deezer.is_down().then(|| "Deezer is down".to_owned()));
     batch.spotify_calls = onboarded.resolution_calls;
     for ((request, _), outcome) in asked.iter().zip(&onboarded.outcomes) {
         let attempts = request.attempts.saturating_add(1);
@@ -176,10 +172,14 @@ async fn onboard_batch(
                 batch.handled.push("already_present");
                 batch.resolved += 1;
             }
-            AddOutcome::NotFound { suggestions, .. } => {
+            AddOutcome::NotFound {
+                suggestions,
+                candidate,
+                ..
+            } => {
                 let retry_at = retry_time(request, attempts, settings, store::now());
                 let detail = if suggestions.is_empty() {
-                    "Spotify has no such artist".to_owned()
+                    "no artist of that name".to_owned()
                 } else {
                     format!("no exact match; closest: {}", suggestions.join(", "))
                 };
@@ -193,14 +193,23 @@ async fn onboard_batch(
                         Some(&detail),
                     )
                     .await?;
+                if let Some(candidate) = candidate {
+                    store
+                        .suggest_for_request(&request.query_key, candidate)
+                        .await?;
+                }
                 batch.handled.push("not_found");
                 batch.not_found += 1;
             }
             AddOutcome::Failed { error, .. } => {
-                if onboarded.spotify_stopped.is_some() {
-                    // Blocked or out of budget mid-batch: not this name's fault, so it
-                    // keeps its tries and waits with the rest.
-                    tracing::warn!(query = %request.query, %error, "requests wait: Spotify stopped answering");
+                if let Some(reason) = &stopped {
+                    // A provider stopped mid-batch: not this name's fault, so it keeps
+                    // its tries and waits with the rest.
+                    let mut last = last_wait_reason.lock().expect("wait-reason lock poisoned");
+                    if last.as_deref() != Some(reason.as_str()) {
+                        tracing::warn!(query = %request.query, %error, %reason, "requests wait for a provider");
+                        *last = Some(reason.clone());
+                    }
                     continue;
                 }
                 let retry_at = retry_time(request, attempts, settings, store::now());

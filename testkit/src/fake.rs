@@ -82,6 +82,12 @@ pub struct World {
     pub tracks: Vec<Track>,
     /// Extra spellings Spotify search understands (e.g. "오마이걸" → OH MY GIRL's id).
     pub spotify_search_aliases: Vec<(String, String)>,
+    /// Extra spellings Deezer search understands (→ a Deezer artist id).
+    pub deezer_search_aliases: Vec<(String, i64)>,
+    /// A popular artist (Spotify id) both searches answer with when nothing else
+    /// matches, as real searches do for chat ("안녕하세요" → a star): its Deezer twin
+    /// on Deezer's side.
+    pub search_fallback: Option<String>,
 }
 
 /// A deterministic 22-character base62 Spotify-style id for `n`.
@@ -234,6 +240,17 @@ impl World {
             && let Some(a) = self.deezer.get_mut(&dz)
         {
             a.related = deezer_related;
+        }
+    }
+
+    /// A spelling both services' searches understand as this artist (e.g. a Hangul name
+    /// of a group known by its Latin name).
+    pub fn alias_on_both(&mut self, spelling: &str, spotify_id: &str) {
+        self.spotify_search_aliases
+            .push((spelling.to_owned(), spotify_id.to_owned()));
+        if let Some(deezer_id) = self.deezer_id_of(spotify_id) {
+            self.deezer_search_aliases
+                .push((spelling.to_owned(), deezer_id));
         }
     }
 
@@ -837,6 +854,12 @@ fn spotify(
                     }
                     // Exact names first, then the most followed: roughly Spotify's relevance.
                     hits.sort_by_key(|a| (a.name.to_lowercase() != needle, -a.followers));
+                    if hits.is_empty()
+                        && let Some(popular) =
+                            w.search_fallback.as_ref().and_then(|id| w.spotify.get(id))
+                    {
+                        hits.push(popular);
+                    }
                     let items: Vec<Value> = hits
                         .iter()
                         .take(limit)
@@ -962,6 +985,23 @@ fn deezer(s: &mut FakeState, path: &str, query: &HashMap<String, String>) -> Res
                 .filter(|a| a.name.to_lowercase().contains(&needle))
                 .collect();
             hits.sort_by_key(|a| -a.fans);
+            for (alias, id) in &w.deezer_search_aliases {
+                if alias.to_lowercase() == needle
+                    && let Some(a) = w.deezer.get(id)
+                    && !hits.iter().any(|h| h.id == a.id)
+                {
+                    hits.insert(0, a);
+                }
+            }
+            if hits.is_empty()
+                && let Some(popular) = w
+                    .search_fallback
+                    .as_ref()
+                    .and_then(|id| w.deezer_id_of(id))
+                    .and_then(|dz| w.deezer.get(&dz))
+            {
+                hits.push(popular);
+            }
             let total = hits.len();
             let data: Vec<Value> = hits
                 .into_iter()

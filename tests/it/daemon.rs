@@ -29,7 +29,7 @@ use artistbot::store::requests::RequestStatus;
 use artistbot::store::runs::{RunRecord, RunStatus};
 use artistbot::store::{PoolOptions, Store};
 use artistbot::sync::SyncEngine;
-use artistbot::sync::onboard::{AddOutcome, add_artists};
+use artistbot::sync::resolve::{AddOutcome, Resolver};
 use chrono::{TimeZone, Utc};
 use testkit::db::{Backend, TestDb};
 use testkit::fake::{Provider, SpotifyMode, World};
@@ -740,14 +740,12 @@ db_test!(
         let ohmygirl = world.add_artist(201, "OH MY GIRL", Some(9201), 4);
         let ive = world.add_artist(202, "IVE", Some(9202), 3);
         world.relate(&ohmygirl, &[&ive]);
-        world
-            .spotify_search_aliases
-            .push(("오마이걸".into(), ohmygirl.clone()));
-        world
-            .spotify_search_aliases
-            .push(("아이브".into(), ive.clone()));
+        world.alias_on_both("오마이걸", &ohmygirl);
+        world.alias_on_both("아이브", &ive);
         let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
         h.seed(&[&ive]).await;
+        // IVE is a refreshed catalog artist (matched on Deezer) when users ask.
+        assert_eq!(h.sync().await.status, RunStatus::Completed);
         let settings = settings_from(
             &h.env,
             &[("QUEUE_POLL", "300ms"), ("HEALTH_ADDR", "127.0.0.1:0")],
@@ -807,18 +805,14 @@ db_test!(
 
         // The spellings now resolve from the catalog, without any API call.
         h.fake.clear_calls();
-        let (spotify, _) = h.engine().clients(artistbot::store::now()).await.unwrap();
+        let (spotify, deezer) = h.engine().clients(artistbot::store::now()).await.unwrap();
         for (spelling, id) in [("오마이걸", &ohmygirl), ("아이브", &ive)] {
             let found = h.store.artists_named(&name_key(spelling)).await.unwrap();
             assert_eq!(found[0].id, *id);
-            let outcome = add_artists(
-                &h.store,
-                &spotify,
-                &[ArtistRef::Name(spelling.into())],
-                AddedVia::Request,
-            )
-            .await
-            .unwrap();
+            let outcome = Resolver::new(&h.store, Some(&spotify), &deezer, 1000, 1)
+                .resolve(&[ArtistRef::Name(spelling.into())], AddedVia::Request)
+                .await
+                .unwrap();
             assert!(
                 matches!(&outcome[0], AddOutcome::AlreadyPresent { id: present, .. } if present == id)
             );

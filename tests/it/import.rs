@@ -292,13 +292,15 @@ fn profile(id: &str, name: &str) -> ArtistProfile {
     }
 }
 
+/// An artist the sync brought in (through related artists: the same demand as an
+/// imported one, so only freshness orders them).
 fn synced_artist(id: &str, name: &str) -> NewArtist {
     NewArtist {
         profile: profile(id, name),
         source: Source::Spotify,
         deezer_id: None,
         deezer_fans: None,
-        added_via: AddedVia::Cli,
+        added_via: AddedVia::Related,
     }
 }
 
@@ -742,6 +744,7 @@ db_test!(
                 tracks: day_old,
                 related: day_old,
                 deezer_remap: day_old,
+                spotify_relink: day_old,
             },
             Capabilities {
                 spotify_configured: true,

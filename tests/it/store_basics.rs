@@ -29,7 +29,7 @@ db_test!(
         store.migrate().await.expect("a second migrate is a no-op");
         let (applied, pending) = store.migration_status().await.unwrap();
         assert!(pending.is_empty());
-        assert_eq!(applied.len(), 8);
+        assert_eq!(applied.len(), 9);
     }
 );
 

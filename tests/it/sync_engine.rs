@@ -37,7 +37,9 @@ db_test!(
             tracks[0].popularity, None,
             "Deezer gives no Spotify popularity"
         );
-        assert_eq!(h.related(&ive).await, vec![lsf.clone(), nmixx.clone()]);
+        // Growth costs no Spotify call: Deezer's related artists join under their
+        // Deezer ids.
+        assert_eq!(h.related(&ive).await, vec!["dz:102", "dz:103"]);
         let ive_row = h.artist(&ive).await;
         assert_eq!(
             ive_row.followers, None,
@@ -52,16 +54,23 @@ db_test!(
             Some(Source::Spotify),
             "profile from Spotify"
         );
-        let lsf_row = h.artist(&lsf).await;
+        let lsf_row = h.artist("dz:102").await;
         assert_eq!(
             lsf_row.added_via, "related",
             "related artists join the catalog"
         );
         assert_eq!(
-            lsf_row.deezer_id, None,
-            "found on Spotify by name: linked as related, its Deezer match waits for its own refresh"
+            lsf_row.deezer_id,
+            Some(102),
+            "its Deezer id is its identity"
         );
+        assert_eq!(lsf_row.deezer_mapping, Some(DeezerMapping::Origin));
         assert_eq!(report.counts.artists_added, 2);
+        assert_eq!(
+            h.fake.count(Provider::SpotifyApi, "/search"),
+            0,
+            "nothing searched on Spotify to grow"
+        );
 
         // The refused endpoints are remembered: the next run asks Deezer directly.
         let top_calls = h.fake.count(Provider::SpotifyApi, "top-tracks");
@@ -77,12 +86,11 @@ db_test!(
             h.fake.count(Provider::SpotifyApi, "related-artists"),
             related_calls
         );
+        // The next run links them to their Spotify ids; their rows and the edges to
+        // them follow.
         assert_eq!(h.tracks(&lsf).await.len(), 6);
-        assert_eq!(
-            h.artist(&lsf).await.deezer_id,
-            Some(102),
-            "matched on its own refresh"
-        );
+        assert_eq!(h.artist(&lsf).await.deezer_id, Some(102));
+        assert_eq!(h.related(&ive).await, vec![lsf.clone(), nmixx.clone()]);
         assert_eq!(h.related(&nmixx).await, vec![ive.clone()]);
     }
 );
@@ -273,6 +281,8 @@ db_test!(
         let (world, [ive, ..]) = kpop_world();
         let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
         h.seed(&[&ive]).await;
+        assert_eq!(h.sync().await.status, RunStatus::Completed);
+        // A second run links the related artists (met on Deezer) to Spotify.
         assert_eq!(h.sync().await.status, RunStatus::Completed);
         let before = h.tracks(&ive).await;
         let related_before = h.related(&ive).await;
@@ -597,7 +607,7 @@ db_test!(
         let report = h.sync().await;
 
         assert_eq!(report.counts.artists_added, 3);
-        assert_eq!(h.related(&hub).await, others[..3].to_vec());
+        assert_eq!(h.related(&hub).await, vec!["dz:901", "dz:902", "dz:903"]);
         assert_eq!(h.store.artist_count().await.unwrap(), 4);
     }
 );

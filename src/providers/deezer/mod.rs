@@ -77,6 +77,11 @@ impl DeezerClient {
         self.api.stats()
     }
 
+    /// Whether Deezer failed so many calls in a row that it is written off for the run.
+    pub(crate) fn is_down(&self) -> bool {
+        self.api.is_down()
+    }
+
     /// `GET /search/artist?q=NAME` (plain `q`: the `artist:"..."` form returns fuzzy hits).
     pub(crate) async fn search_artists(
         &self,
