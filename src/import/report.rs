@@ -12,11 +12,11 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use super::reader::{CountMismatch, ExportFormat};
-use super::table::TableKind;
+use super::record::TableKind;
 use crate::store::import::ImportWrites;
 
 /// Distinct ignored attribute names listed by name; the rest are counted together.
-pub const IGNORED_NAMES_LISTED: usize = 50;
+const IGNORED_NAMES_LISTED: usize = 50;
 
 /// Counts for one table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,15 +42,17 @@ pub struct TableCounts {
 }
 
 impl TableCounts {
-    pub fn add(&mut self, other: &TableCounts) {
+    fn add(&mut self, other: &TableCounts) {
         self.read += other.read;
-        self.imported += other.imported;
-        self.updated += other.updated;
-        self.unchanged += other.unchanged;
-        self.kept_newer += other.kept_newer;
         self.left_out += other.left_out;
-        self.removed += other.removed;
         self.rejected += other.rejected;
+        self.add_writes(ImportWrites {
+            inserted: other.imported,
+            updated: other.updated,
+            unchanged: other.unchanged,
+            kept_newer: other.kept_newer,
+            removed: other.removed,
+        });
     }
 
     pub(crate) fn add_writes(&mut self, writes: ImportWrites) {
@@ -66,9 +68,9 @@ impl TableCounts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileReport {
     pub path: PathBuf,
-    /// The table it holds (given with `--table`, or recognized from its first item).
+    /// Given with `--table`, or recognized from its first item.
     pub table: TableKind,
-    /// When its data counts as fetched (`--fetched-at`, else the file's modification time).
+    /// `--fetched-at`, else the file's modification time.
     pub fetched_at: NaiveDateTime,
     pub format: ExportFormat,
     pub gzip: bool,
@@ -110,20 +112,12 @@ pub struct ImportReport {
     pub failed_files: u64,
     /// Attribute occurrences the catalog has no place for, over all items.
     pub ignored_attributes: u64,
-    /// The same by attribute name (the first [`IGNORED_NAMES_LISTED`] names met).
+    /// The same by attribute name (the first 50 names met).
     pub ignored_by_name: BTreeMap<String, u64>,
     pub elapsed: Duration,
 }
 
 impl ImportReport {
-    pub fn table(&self, kind: TableKind) -> &TableCounts {
-        match kind {
-            TableKind::Artists => &self.artists,
-            TableKind::TopTracks => &self.top_tracks,
-            TableKind::RelatedArtists => &self.related,
-        }
-    }
-
     pub(crate) fn table_mut(&mut self, kind: TableKind) -> &mut TableCounts {
         match kind {
             TableKind::Artists => &mut self.artists,
@@ -153,6 +147,19 @@ impl ImportReport {
             } else if self.ignored_by_name.len() < IGNORED_NAMES_LISTED {
                 self.ignored_by_name.insert(name.clone(), 1);
             }
+        }
+    }
+
+    /// Adds what a reader counted (reads, rejections, files) to the run's report.
+    pub(crate) fn absorb(&mut self, read: ImportReport) {
+        self.artists.add(&read.artists);
+        self.top_tracks.add(&read.top_tracks);
+        self.related.add(&read.related);
+        self.files.extend(read.files);
+        self.failed_files += read.failed_files;
+        self.ignored_attributes += read.ignored_attributes;
+        for (name, count) in read.ignored_by_name {
+            *self.ignored_by_name.entry(name).or_default() += count;
         }
     }
 }

@@ -8,12 +8,14 @@
 //! [`provider_state`] (what the upstreams allow), [`requests`] (names users asked for),
 //! [`status`] (counts for `status`), [`lock`] (the cross-process runner lock, on a
 //! connection of its own), [`import`] (batched writes of imported DynamoDB data),
+//! [`ranked`] (an artist's ranked rows, top tracks or related artists, whatever the table),
 //! [`reads`] (one artist's stored rows), [`skill`] (the reads of the Kakao skill endpoint).
 
 pub mod artists;
-pub mod import;
+pub(crate) mod import;
 pub mod lock;
 pub mod provider_state;
+pub(crate) mod ranked;
 pub mod reads;
 pub mod refresh;
 pub mod requests;

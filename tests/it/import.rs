@@ -15,9 +15,8 @@ use std::time::Duration;
 use artistbot::catalog::{
     AddedVia, ArtistProfile, ArtistRefresh, NewArtist, RelatedUpdate, Source, TopTrack,
 };
-use artistbot::import::importer::EventSink;
 use artistbot::import::{
-    ImportEvent, ImportOptions, ImportReport, Rejection, TableCounts, import_dynamodb,
+    EventSink, ImportEvent, ImportOptions, ImportReport, Rejection, TableCounts, import_dynamodb,
 };
 use artistbot::store::{self, Store};
 use artistbot::sync::plan::{Ages, Capabilities, plan_refresh};
