@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 
 use super::record::{RelatedRecord, RelatedScore, TopTrackRecord};
+use crate::catalog::TopTrack;
 
 /// A known artist, interned: rows hold 4 bytes instead of a 22-character id.
 pub(crate) type ArtistKey = u32;
@@ -52,10 +53,6 @@ impl ArtistIndex {
     pub(crate) fn id(&self, key: ArtistKey) -> &str {
         self.ids.get(key as usize).map_or("", |id| id)
     }
-
-    pub(crate) fn len(&self) -> usize {
-        self.ids.len()
-    }
 }
 
 /// A top track waiting for its rank: only what the catalog stores, its four texts (id,
@@ -66,56 +63,68 @@ impl ArtistIndex {
 pub(crate) struct TrackCandidate {
     text: Box<str>,
     /// Where the id, the name and the album name end in `text`.
-    ends: [usize; 3],
-    pub(crate) popularity: Option<i32>,
-    pub(crate) rank: Option<i32>,
+    ends: [u32; 3],
+    popularity: Option<i32>,
+    rank: Option<i32>,
 }
 
 impl TrackCandidate {
-    fn part(&self, index: usize) -> &str {
-        let start = if index == 0 { 0 } else { self.ends[index - 1] };
-        let end = self.ends.get(index).copied().unwrap_or(self.text.len());
-        self.text.get(start..end).unwrap_or("")
+    /// The id, the name, the album name and the image url.
+    fn parts(&self) -> [&str; 4] {
+        let [id, name, album] = self.ends.map(|end| end as usize);
+        let part = |from: usize, to: usize| self.text.get(from..to).unwrap_or("");
+        let image = part(album, self.text.len());
+        [part(0, id), part(id, name), part(name, album), image]
     }
 
     pub(crate) fn track_id(&self) -> &str {
-        self.part(0)
+        self.text.get(..self.ends[0] as usize).unwrap_or("")
     }
 
-    pub(crate) fn name(&self) -> &str {
-        self.part(1)
-    }
-
-    pub(crate) fn album_name(&self) -> Option<&str> {
-        Some(self.part(2)).filter(|a| !a.is_empty())
-    }
-
-    pub(crate) fn image_url(&self) -> Option<&str> {
-        Some(self.part(3)).filter(|u| !u.is_empty())
+    /// The track as the store takes it.
+    pub(crate) fn to_top_track(&self) -> TopTrack {
+        let [id, name, album, image] = self.parts().map(str::to_owned);
+        let present = |text: String| Some(text).filter(|t| !t.is_empty());
+        TopTrack {
+            id,
+            name,
+            album_name: present(album),
+            image_url: present(image),
+            popularity: self.popularity,
+            // The old bot kept none of these; the sync fills them in.
+            deezer_rank: None,
+            isrc: None,
+            url: None,
+            duration_ms: None,
+        }
     }
 }
 
 impl From<TopTrackRecord> for TrackCandidate {
     fn from(record: TopTrackRecord) -> Self {
+        let (album, image) = (record.album_name.unwrap_or_default(), record.image_url);
         let parts = [
-            record.track_id.as_str(),
-            &record.name,
-            record.album_name.as_deref().unwrap_or(""),
-            record.image_url.as_deref().unwrap_or(""),
+            record.track_id,
+            record.name,
+            album,
+            image.unwrap_or_default(),
         ];
-        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
         let mut ends = [0; 3];
-        for (index, part) in parts.into_iter().enumerate() {
+        let mut text = String::with_capacity(parts.iter().map(String::len).sum());
+        for (index, part) in parts.iter().enumerate() {
             text.push_str(part);
             if let Some(end) = ends.get_mut(index) {
-                *end = text.len();
+                // An item is at most 400 KB: its offsets fit; saturating keeps this total.
+                *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
             }
         }
+        let (popularity, rank) = (record.popularity, record.rank);
+        let text = text.into_boxed_str();
         Self {
-            text: text.into_boxed_str(),
+            text,
             ends,
-            popularity: record.popularity,
-            rank: record.rank,
+            popularity,
+            rank,
         }
     }
 }
@@ -124,8 +133,8 @@ impl From<TopTrackRecord> for TrackCandidate {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct RelatedCandidate {
     pub(crate) related: ArtistKey,
-    pub(crate) rank: Option<i32>,
-    pub(crate) score: Option<RelatedScore>,
+    rank: Option<i32>,
+    score: Option<RelatedScore>,
 }
 
 impl RelatedCandidate {
@@ -159,20 +168,6 @@ fn by_score(a: RelatedScore, b: RelatedScore) -> Ordering {
     }
 }
 
-/// The order of one artist's top tracks, best first.
-fn track_order(a: &TrackCandidate, b: &TrackCandidate) -> Ordering {
-    known_first(a.rank, b.rank, |a, b| a.cmp(&b))
-        .then_with(|| known_first(a.popularity, b.popularity, |a, b| b.cmp(&a)))
-        .then_with(|| a.track_id().cmp(b.track_id()))
-}
-
-/// The order of one artist's related artists, most related first.
-fn related_order(a: &RelatedCandidate, b: &RelatedCandidate, index: &ArtistIndex) -> Ordering {
-    known_first(a.rank, b.rank, |a, b| a.cmp(&b))
-        .then_with(|| known_first(a.score, b.score, by_score))
-        .then_with(|| index.id(a.related).cmp(index.id(b.related)))
-}
-
 /// One artist's best rows so far, best first.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Group<T> {
@@ -191,9 +186,10 @@ pub(crate) struct Groups<T> {
 
 impl<T> Groups<T> {
     pub(crate) fn new(kept: usize) -> Self {
+        let (kept, by_artist) = (kept.max(1), HashMap::new());
         Self {
-            kept: kept.max(1),
-            by_artist: HashMap::new(),
+            kept,
+            by_artist,
             offered: 0,
         }
     }
@@ -209,11 +205,12 @@ impl<T> Groups<T> {
     ) {
         self.offered += 1;
         let kept = self.kept;
-        let group = self.by_artist.entry(artist).or_insert_with(|| Group {
-            fetched_at,
-            // Exactly `kept`: lists never grow past it, so no capacity is wasted.
-            rows: Vec::with_capacity(kept),
-        });
+        // Exactly `kept`: lists never grow past it, so no capacity is wasted.
+        let rows = Vec::with_capacity(kept);
+        let group = self
+            .by_artist
+            .entry(artist)
+            .or_insert(Group { fetched_at, rows });
         group.fetched_at = group.fetched_at.min(fetched_at);
         let rows = &mut group.rows;
         if let Some(at) = rows.iter().position(|row| same(row, &candidate)) {
@@ -236,11 +233,6 @@ impl<T> Groups<T> {
         self.offered - held as u64
     }
 
-    /// Artists with at least one row.
-    pub(crate) fn artists(&self) -> usize {
-        self.by_artist.len()
-    }
-
     /// The groups in artist id order (so writes, and their batches, are deterministic).
     pub(crate) fn into_sorted(self, index: &ArtistIndex) -> Vec<(ArtistKey, Group<T>)> {
         let mut groups: Vec<_> = self.by_artist.into_iter().collect();
@@ -252,7 +244,11 @@ impl<T> Groups<T> {
 impl Groups<TrackCandidate> {
     pub(crate) fn offer_track(&mut self, from: (ArtistKey, NaiveDateTime), track: TrackCandidate) {
         let same = |a: &TrackCandidate, b: &TrackCandidate| a.track_id() == b.track_id();
-        self.offer(from, track, same, track_order);
+        self.offer(from, track, same, |a, b| {
+            known_first(a.rank, b.rank, |a, b| a.cmp(&b))
+                .then_with(|| known_first(a.popularity, b.popularity, |a, b| b.cmp(&a)))
+                .then_with(|| a.track_id().cmp(b.track_id()))
+        });
     }
 }
 
@@ -264,125 +260,41 @@ impl Groups<RelatedCandidate> {
         index: &ArtistIndex,
     ) {
         let same = |a: &RelatedCandidate, b: &RelatedCandidate| a.related == b.related;
-        self.offer(from, related, same, |a, b| related_order(a, b, index));
+        self.offer(from, related, same, |a, b| {
+            known_first(a.rank, b.rank, |a, b| a.cmp(&b))
+                .then_with(|| known_first(a.score, b.score, by_score))
+                .then_with(|| index.id(a.related).cmp(index.id(b.related)))
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
-
-    fn at(day: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2023, 1, day)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .expect("valid date")
-    }
-
-    fn track(id: &str, popularity: Option<i32>, rank: Option<i32>) -> TrackCandidate {
-        TrackCandidate::from(TopTrackRecord {
-            artist_id: "a".into(),
-            track_id: id.into(),
-            name: format!("{id} name"),
-            popularity,
-            album_name: None,
-            image_url: Some(format!("https://i/{id}")),
-            rank,
-            ignored_attributes: Vec::new(),
-        })
-    }
-
-    fn held(groups: Groups<TrackCandidate>) -> Vec<(String, Option<i32>)> {
-        let sorted = groups.into_sorted(&ArtistIndex::default());
-        let rows = sorted.into_iter().flat_map(|(_, g)| g.rows);
-        rows.map(|t| (t.track_id().to_owned(), t.popularity))
-            .collect()
-    }
 
     #[test]
-    fn ranked_tracks_come_first_then_popularity_then_id() {
-        let mut groups = Groups::new(10);
-        for (id, popularity, rank) in [
-            ("c", Some(50), None),
-            ("a", None, None),
-            ("b", Some(50), None),
-            ("r2", Some(1), Some(2)),
-            ("r1", None, Some(1)),
-            ("d", Some(90), None),
-        ] {
-            groups.offer_track((0, at(1)), track(id, popularity, rank));
-        }
-        let ids: Vec<_> = held(groups).into_iter().map(|(id, _)| id).collect();
-        assert_eq!(ids, ["r1", "r2", "d", "b", "c", "a"]);
-    }
-
-    #[test]
-    fn only_the_best_kept_are_held_whatever_the_arrival_order_and_repeats_keep_the_best() {
-        let tracks: Vec<_> = (0..30)
-            .map(|n| track(&format!("t{n:02}"), Some(n * 7 % 31), None))
-            .collect();
-        let (mut forward, mut backward) = (Groups::new(3), Groups::new(3));
-        tracks
-            .iter()
-            .for_each(|t| forward.offer_track((0, at(2)), t.clone()));
-        tracks
-            .iter()
-            .rev()
-            .for_each(|t| backward.offer_track((0, at(2)), t.clone()));
-        // "t04" was evicted long ago; a better occurrence of it comes back in, from an
-        // older file, and a worse one of "t22" changes nothing.
-        forward.offer_track((0, at(1)), track("t04", Some(99), None));
-        forward.offer_track((0, at(3)), track("t22", Some(0), None));
-        assert_eq!(forward.left_out(), 29);
-        assert_eq!(backward.artists(), 1);
-        let best = held(backward);
-        assert_eq!(
-            best,
-            [("t22", 30), ("t13", 29), ("t04", 28)].map(|(t, p)| (t.into(), Some(p)))
-        );
-        let group = &forward.into_sorted(&ArtistIndex::default())[0].1;
-        assert_eq!(
-            group.fetched_at,
-            at(1),
-            "a list is as old as its oldest file"
-        );
-        assert_eq!(group.rows[0].popularity, Some(99));
-        assert_eq!(
-            (
-                group.rows[0].name(),
-                group.rows[0].album_name(),
-                group.rows[0].image_url()
-            ),
-            ("t04 name", None, Some("https://i/t04"))
-        );
-    }
-
-    #[test]
-    fn related_scores_keep_their_direction() {
+    fn scores_keep_their_direction_and_ties_go_by_id() {
         let mut index = ArtistIndex::default();
-        let artist = index.insert("owner");
+        let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
         let mut groups = Groups::new(10);
-        let offers = [
-            ("far", Some(RelatedScore::Distance(0.9))),
-            ("near", Some(RelatedScore::Distance(0.1))),
-            ("unknown", None),
-            ("close", Some(RelatedScore::Similarity(0.8))),
-            ("closer", Some(RelatedScore::Similarity(0.9))),
-        ];
-        for (id, score) in offers {
-            let related = index.insert(id);
+        let (near, far) = (RelatedScore::Distance(0.1), RelatedScore::Distance(0.9));
+        let (close, closer) = (RelatedScore::Similarity(0.8), RelatedScore::Similarity(0.9));
+        let scores = [Some(far), Some(near), None, Some(close), Some(closer), None];
+        let ids = ["far", "near", "unknown-b", "close", "closer", "unknown-a"];
+        for (id, score) in ids.into_iter().zip(scores) {
+            let (related, rank) = (index.insert(id), None);
             let candidate = RelatedCandidate {
                 related,
-                rank: None,
+                rank,
                 score,
             };
-            groups.offer_related((artist, at(1)), candidate, &index);
+            groups.offer_related((0, at), candidate, &index);
         }
         let rows = &groups.into_sorted(&index)[0].1.rows;
         let order: Vec<&str> = rows.iter().map(|r| index.id(r.related)).collect();
-        assert_eq!(order, ["closer", "close", "near", "far", "unknown"]);
-        assert_eq!(index.get("owner"), Some(artist));
-        assert_eq!(index.insert("owner"), artist);
-        assert_ne!(index.insert("OWNER"), artist, "ids are case-sensitive");
+        assert_eq!(
+            order,
+            ["closer", "close", "near", "far", "unknown-a", "unknown-b"]
+        );
     }
 }

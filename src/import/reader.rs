@@ -139,50 +139,29 @@ pub fn read_export(
     path: &Path,
     mut on_item: impl FnMut(ItemPlace, Result<Item, ItemError>) -> ControlFlow<()>,
 ) -> Result<FileSummary, ExportError> {
-    let file = path.to_owned();
-    let io_error = |source| ExportError::Io { file, source };
-    let mut raw = match File::open(path) {
-        Ok(opened) => BufReader::new(opened),
-        Err(e) => return Err(io_error(e)),
+    let io_error = |source| ExportError::Io {
+        file: path.to_owned(),
+        source,
     };
+    let (gzip, format) = sniff(path).map_err(io_error)?;
     let newlines = Cell::new(0);
     let mut walk = Walk {
         file: Arc::from(path),
         newlines: &newlines,
         on_item: &mut on_item,
-        summary: FileSummary::default(),
+        summary: FileSummary {
+            gzip,
+            ..FileSummary::default()
+        },
         page_items: 0,
         count: None,
         continues: false,
     };
-    let sniffed = raw.fill_buf().map(|head| head.starts_with(&GZIP_MAGIC));
-    let sniffed = sniffed.and_then(|gzip| {
-        walk.summary.gzip = gzip;
-        // MultiGzDecoder: a file of several concatenated gzip members is still one file.
-        let inner: Box<dyn Read> = match gzip {
-            true => Box::new(MultiGzDecoder::new(raw)),
-            false => Box::new(raw),
-        };
-        let mut source = Source {
-            inner,
-            buf: vec![0; BUFFER_SIZE].into_boxed_slice(),
-            pos: 0,
-            end: 0,
-            newlines: &newlines,
-        };
-        Ok((source.sniff()?, source))
-    });
-    match sniffed.map_err(io_error)? {
-        (Sniffed::Empty, _) => {}
-        (Sniffed::JsonLines, source) => walk.json_lines(source)?,
-        (Sniffed::Scan, source) => {
-            walk.summary.format = ExportFormat::Scan;
-            walk.scan_pages(source)?;
-        }
-        (Sniffed::Unrecognized(found), _) => {
-            let file = path.to_owned();
-            return Err(ExportError::UnrecognizedFormat { file, found });
-        }
+    let file = BufReader::new(File::open(path).map_err(io_error)?);
+    // MultiGzDecoder: a file of several concatenated gzip members is still one file.
+    match gzip {
+        true => walk.read(format, BufReader::new(MultiGzDecoder::new(file)))?,
+        false => walk.read(format, file)?,
     }
     Ok(walk.summary)
 }
@@ -202,6 +181,42 @@ impl<F> Walk<'_, F>
 where
     F: FnMut(ItemPlace, Result<Item, ItemError>) -> ControlFlow<()>,
 {
+    fn read<R: BufRead>(
+        &mut self,
+        format: Result<Option<ExportFormat>, String>,
+        mut content: R,
+    ) -> Result<(), ExportError> {
+        match content.fill_buf() {
+            Ok(head) if head.starts_with(&UTF8_BOM) => content.consume(UTF8_BOM.len()),
+            Ok(_) => {}
+            Err(source) => {
+                let file = self.file.to_path_buf();
+                return Err(ExportError::Io { file, source });
+            }
+        }
+        match format {
+            Ok(None) => Ok(()),
+            Ok(Some(ExportFormat::JsonLines)) => self.json_lines(content),
+            Ok(Some(ExportFormat::Scan)) => {
+                self.summary.format = ExportFormat::Scan;
+                let newlines = self.newlines;
+                let buf = vec![0; 64 * 1024].into_boxed_slice();
+                let (pos, end, inner) = (0, 0, content);
+                self.scan_pages(Lines {
+                    inner,
+                    buf,
+                    pos,
+                    end,
+                    newlines,
+                })
+            }
+            Err(found) => {
+                let file = self.file.to_path_buf();
+                Err(ExportError::UnrecognizedFormat { file, found })
+            }
+        }
+    }
+
     /// Hands one item over and keeps the counts; `Break` means the caller wants no more.
     fn deliver(
         &mut self,
@@ -249,12 +264,11 @@ where
     }
 
     /// Export-to-S3 lines: each line is parsed on its own, so one bad line costs one item.
-    fn json_lines(&mut self, mut source: Source<'_>) -> Result<(), ExportError> {
-        let mut line = Vec::new();
-        let mut index = 0;
+    fn json_lines(&mut self, mut source: impl BufRead) -> Result<(), ExportError> {
+        let (mut line, mut index, mut line_number) = (Vec::new(), 0, 0);
         loop {
             line.clear();
-            let line_number = self.newlines.get() + 1;
+            line_number += 1;
             let limit = MAX_LINE_BYTES as u64 + 1;
             let mut read = (&mut source).take(limit).read_until(b'\n', &mut line);
             let too_long = line.len() > MAX_LINE_BYTES;
@@ -300,7 +314,7 @@ where
     }
 
     /// Scan output: one or more concatenated page documents, streamed through serde_json.
-    fn scan_pages(&mut self, source: Source<'_>) -> Result<(), ExportError> {
+    fn scan_pages(&mut self, source: impl Read) -> Result<(), ExportError> {
         let mut de = serde_json::Deserializer::from_reader(source);
         loop {
             (self.page_items, self.count, self.continues) = (0, None, false);
@@ -428,10 +442,8 @@ where
     }
 }
 
-/// Bytes read from the file (or decompressor) at a time.
-const BUFFER_SIZE: usize = 64 * 1024;
 /// How far into the content the format sniffer looks for the first key.
-const SNIFF_WINDOW: usize = 4 * 1024;
+const SNIFF_WINDOW: u64 = 4 * 1024;
 /// gzip's magic number (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// UTF-8 byte order mark, which some Windows tools put in front of JSON.
@@ -446,119 +458,86 @@ const SCAN_KEYS: [&str; 6] = [
     "NextToken",
 ];
 
-/// What the first bytes of the (decompressed) content say the format is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Sniffed {
-    /// Only whitespace, or nothing at all.
-    Empty,
-    Scan,
-    JsonLines,
-    /// Something else; the text says what was found.
-    Unrecognized(String),
+/// Whether `path` is gzip (by its magic bytes), and its format, told from the first key of
+/// its content: `None` when there is nothing but blank space, `Err` saying what was found
+/// when it is neither format. Reads only the start of the file, on a handle of its own.
+fn sniff(path: &Path) -> io::Result<(bool, Result<Option<ExportFormat>, String>)> {
+    let mut file = BufReader::new(File::open(path)?);
+    let gzip = file.fill_buf()?.starts_with(&GZIP_MAGIC);
+    let mut content: Box<dyn BufRead> = match gzip {
+        true => Box::new(BufReader::new(MultiGzDecoder::new(file))),
+        false => Box::new(file),
+    };
+    if content.fill_buf()?.starts_with(&UTF8_BOM) {
+        content.consume(UTF8_BOM.len());
+    }
+    // Blank space before the content can be long: it is skipped, not kept.
+    loop {
+        let available = content.fill_buf()?;
+        if available.is_empty() {
+            return Ok((gzip, Ok(None)));
+        }
+        let blank = available
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+        let content_starts = blank < available.len();
+        content.consume(blank);
+        if content_starts {
+            break;
+        }
+    }
+    let mut head = Vec::new();
+    content.take(SNIFF_WINDOW).read_to_end(&mut head)?;
+    let shown = String::from_utf8_lossy(&head[..head.len().min(40)]);
+    let unrecognized = Err(format!("content starting with {shown:?}"));
+    // Keys looked for are short and plain ASCII: no escape handling is needed.
+    let key = head.strip_prefix(b"{").map(<[u8]>::trim_ascii_start);
+    let Some(key) = key.and_then(|rest| rest.strip_prefix(b"\"")) else {
+        return Ok((gzip, unrecognized));
+    };
+    let Some(close) = key.iter().take(64).position(|&b| b == b'"') else {
+        return Ok((gzip, unrecognized));
+    };
+    let format = match String::from_utf8_lossy(&key[..close]).as_ref() {
+        "Item" => Ok(Some(ExportFormat::JsonLines)),
+        key if SCAN_KEYS.contains(&key) => Ok(Some(ExportFormat::Scan)),
+        key => Err(format!("a JSON object whose first key is {key:?}")),
+    };
+    Ok((gzip, format))
 }
 
-/// The decompressed content of one file, buffered, counting the newlines it hands out so
-/// item places can name lines even while serde_json is the one reading (it reads one byte
-/// at a time, so that path is kept short). The count lives in a `Cell` the walk owns.
-struct Source<'a> {
-    inner: Box<dyn Read + 'a>,
+/// What serde_json reads, buffered here because it reads one byte at a time (that path is
+/// kept short and inlined), counting newlines so item places can name lines.
+struct Lines<'c, R> {
+    inner: R,
     buf: Box<[u8]>,
     pos: usize,
     end: usize,
-    newlines: &'a Cell<u64>,
+    newlines: &'c Cell<u64>,
 }
 
-impl Source<'_> {
-    /// Makes at least `wanted` bytes available (fewer only at the end) and returns them.
-    fn fill_at_least(&mut self, wanted: usize) -> io::Result<&[u8]> {
-        if self.end - self.pos < wanted {
-            self.buf.copy_within(self.pos..self.end, 0);
-            (self.end, self.pos) = (self.end - self.pos, 0);
-            while self.end < wanted {
-                match self.inner.read(&mut self.buf[self.end..]) {
-                    Ok(0) => break,
-                    Ok(n) => self.end += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(&self.buf[self.pos..self.end])
-    }
-
-    /// Tells the format from the first key; consumes only a byte order mark and blanks.
-    fn sniff(&mut self) -> io::Result<Sniffed> {
-        if self.fill_at_least(UTF8_BOM.len())?.starts_with(&UTF8_BOM) {
-            self.pos += UTF8_BOM.len();
-        }
-        loop {
-            let available = self.fill_buf()?;
-            if available.is_empty() {
-                return Ok(Sniffed::Empty);
-            }
-            let blank = available
-                .iter()
-                .take_while(|b| b.is_ascii_whitespace())
-                .count();
-            let all_blank = blank == available.len();
-            self.consume(blank);
-            if !all_blank {
-                break;
-            }
-        }
-        let head = self.fill_at_least(SNIFF_WINDOW)?;
-        let shown = String::from_utf8_lossy(&head[..head.len().min(40)]);
-        let unrecognized = Sniffed::Unrecognized(format!("content starting with {shown:?}"));
-        let Some(rest) = head.strip_prefix(b"{") else {
-            return Ok(unrecognized);
-        };
-        // Keys looked for are short and plain ASCII: no escape handling is needed.
-        let Some(rest) = rest.trim_ascii_start().strip_prefix(b"\"") else {
-            return Ok(unrecognized);
-        };
-        let Some(close) = rest.iter().take(64).position(|&b| b == b'"') else {
-            return Ok(unrecognized);
-        };
-        let key = String::from_utf8_lossy(&rest[..close]);
-        Ok(match key.as_ref() {
-            "Item" => Sniffed::JsonLines,
-            key if SCAN_KEYS.contains(&key) => Sniffed::Scan,
-            key => Sniffed::Unrecognized(format!("a JSON object whose first key is {key:?}")),
-        })
-    }
-}
-
-impl Read for Source<'_> {
+impl<R: Read> Read for Lines<'_, R> {
     #[inline]
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if let ([byte], true) = (&mut *out, self.pos < self.end) {
-            *byte = self.buf[self.pos];
+        if self.pos < self.end && out.len() == 1 {
+            let byte = self.buf[self.pos];
             self.pos += 1;
-            self.newlines
-                .set(self.newlines.get() + u64::from(*byte == b'\n'));
+            if byte == b'\n' {
+                self.newlines.set(self.newlines.get() + 1);
+            }
+            out[0] = byte;
             return Ok(1);
         }
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for Source<'_> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.pos == self.end {
-            self.fill_at_least(1)?;
+            (self.pos, self.end) = (0, self.inner.read(&mut self.buf)?);
         }
-        Ok(&self.buf[self.pos..self.end])
-    }
-
-    fn consume(&mut self, amount: usize) {
-        let amount = amount.min(self.end - self.pos);
-        let consumed = &self.buf[self.pos..self.pos + amount];
-        let newlines = consumed.iter().filter(|&&b| b == b'\n').count();
-        self.newlines.set(self.newlines.get() + newlines as u64);
-        self.pos += amount;
+        let read = out.len().min(self.end - self.pos);
+        let bytes = &self.buf[self.pos..self.pos + read];
+        out[..read].copy_from_slice(bytes);
+        let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.newlines.set(self.newlines.get() + newlines);
+        self.pos += read;
+        Ok(read)
     }
 }

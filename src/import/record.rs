@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::attr::{AttrValue, IntegerError, Item, is_number, parse_float, parse_integer};
+use crate::catalog::ArtistProfile;
 
 /// The three tables of the old bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,6 +104,20 @@ pub struct ArtistRecord {
     /// Genres in stored order, blanks and repeats dropped.
     pub genres: Vec<String>,
     pub ignored_attributes: Vec<String>,
+}
+
+impl From<ArtistRecord> for ArtistProfile {
+    fn from(artist: ArtistRecord) -> Self {
+        ArtistProfile {
+            id: artist.id,
+            name: artist.name,
+            followers: artist.followers,
+            popularity: artist.popularity,
+            url: artist.url,
+            image_url: artist.image_url,
+            genres: artist.genres,
+        }
+    }
 }
 
 /// One of an artist's top tracks.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use super::reader::{CountMismatch, ExportFormat};
+use super::reader::{CountMismatch, ExportFormat, FileSummary};
 use super::record::TableKind;
 use crate::store::import::ImportWrites;
 
@@ -83,6 +83,27 @@ pub struct FileReport {
     pub count_mismatches: Vec<CountMismatch>,
 }
 
+impl FileReport {
+    pub(crate) fn new(
+        path: PathBuf,
+        table: TableKind,
+        fetched_at: NaiveDateTime,
+        summary: FileSummary,
+    ) -> Self {
+        Self {
+            path,
+            table,
+            fetched_at,
+            format: summary.format,
+            gzip: summary.gzip,
+            pages: summary.pages,
+            items: summary.items,
+            last_page_continues: summary.last_page_continues,
+            count_mismatches: summary.count_mismatches,
+        }
+    }
+}
+
 /// An item that could not be imported, or a file that could not be read to its end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
@@ -90,6 +111,16 @@ pub struct Rejection {
     pub place: String,
     pub table: Option<TableKind>,
     pub reason: String,
+}
+
+impl Rejection {
+    pub(crate) fn new(place: String, table: Option<TableKind>, reason: String) -> Self {
+        Self {
+            place,
+            table,
+            reason,
+        }
+    }
 }
 
 impl std::fmt::Display for Rejection {
@@ -147,19 +178,6 @@ impl ImportReport {
             } else if self.ignored_by_name.len() < IGNORED_NAMES_LISTED {
                 self.ignored_by_name.insert(name.clone(), 1);
             }
-        }
-    }
-
-    /// Adds what a reader counted (reads, rejections, files) to the run's report.
-    pub(crate) fn absorb(&mut self, read: ImportReport) {
-        self.artists.add(&read.artists);
-        self.top_tracks.add(&read.top_tracks);
-        self.related.add(&read.related);
-        self.files.extend(read.files);
-        self.failed_files += read.failed_files;
-        self.ignored_attributes += read.ignored_attributes;
-        for (name, count) in read.ignored_by_name {
-            *self.ignored_by_name.entry(name).or_default() += count;
         }
     }
 }
