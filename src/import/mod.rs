@@ -33,9 +33,9 @@ mod report;
 
 pub use attr::{AttrProblem, AttrValue, Item, ItemError, parse_item};
 pub use importer::{EventSink, ImportError, ImportEvent, ImportOptions, import_dynamodb};
-pub use reader::{CountMismatch, ExportError, ExportFormat, FileSummary, ItemPlace, read_export};
+pub use reader::{ExportError, ExportFormat, FileSummary, ItemPlace, read_export};
 pub use record::{
     ArtistRecord, ImportRecord, RecordError, RelatedRecord, RelatedScore, TableKind,
     TopTrackRecord, detect_table, to_record,
 };
-pub use report::{FileReport, ImportReport, Rejection, TableCounts};
+pub use report::{ImportReport, Rejection, TableCounts};

@@ -186,27 +186,25 @@ where
         format: Result<Option<ExportFormat>, String>,
         mut content: R,
     ) -> Result<(), ExportError> {
-        match content.fill_buf() {
-            Ok(head) if head.starts_with(&UTF8_BOM) => content.consume(UTF8_BOM.len()),
-            Ok(_) => {}
-            Err(source) => {
-                let file = self.file.to_path_buf();
-                return Err(ExportError::Io { file, source });
-            }
+        if content
+            .fill_buf()
+            .map_err(|e| self.io(e))?
+            .starts_with(&UTF8_BOM)
+        {
+            content.consume(UTF8_BOM.len());
         }
         match format {
             Ok(None) => Ok(()),
             Ok(Some(ExportFormat::JsonLines)) => self.json_lines(content),
             Ok(Some(ExportFormat::Scan)) => {
                 self.summary.format = ExportFormat::Scan;
-                let newlines = self.newlines;
                 let buf = vec![0; 64 * 1024].into_boxed_slice();
-                let (pos, end, inner) = (0, 0, content);
+                let (inner, newlines) = (content, self.newlines);
                 self.scan_pages(Lines {
                     inner,
                     buf,
-                    pos,
-                    end,
+                    pos: 0,
+                    end: 0,
                     newlines,
                 })
             }
@@ -218,36 +216,34 @@ where
     }
 
     /// Hands one item over and keeps the counts; `Break` means the caller wants no more.
-    fn deliver(
-        &mut self,
-        (page, index, line): (Option<usize>, usize, u64),
-        item: Result<Item, ItemError>,
-    ) -> ControlFlow<()> {
-        let file = Arc::clone(&self.file);
-        let line = Some(line);
+    fn deliver(&mut self, place: ItemPlace, item: Result<Item, ItemError>) -> ControlFlow<()> {
         self.summary.items += 1;
         self.summary.item_errors += usize::from(item.is_err());
-        let flow = (self.on_item)(
-            ItemPlace {
-                file,
-                page,
-                index,
-                line,
-            },
-            item,
-        );
+        let flow = (self.on_item)(place, item);
         self.summary.stopped_early = flow.is_break();
         flow
+    }
+
+    fn place(&self, page: Option<usize>, index: usize, line: u64) -> ItemPlace {
+        let (file, line) = (Arc::clone(&self.file), Some(line));
+        ItemPlace {
+            file,
+            page,
+            index,
+            line,
+        }
+    }
+
+    fn io(&self, source: io::Error) -> ExportError {
+        let file = self.file.to_path_buf();
+        ExportError::Io { file, source }
     }
 
     fn error(&self, e: serde_json::Error) -> ExportError {
         let file = self.file.to_path_buf();
         let (line, column, message) = (e.line(), e.column(), json_message(&e));
         match e.classify() {
-            Category::Io => ExportError::Io {
-                file,
-                source: e.into(),
-            },
+            Category::Io => self.io(e.into()),
             Category::Data => ExportError::NotAScanPage {
                 file,
                 line,
@@ -277,10 +273,7 @@ where
                 // whatever the input.
                 read = source.skip_until(b'\n');
             }
-            if let Err(source) = read {
-                let file = self.file.to_path_buf();
-                return Err(ExportError::Io { file, source });
-            }
+            read.map_err(|e| self.io(e))?;
             let item = if line.is_empty() {
                 return Ok(());
             } else if too_long {
@@ -307,7 +300,10 @@ where
                 }
             };
             index += 1;
-            if self.deliver((None, index, line_number), item).is_break() {
+            if self
+                .deliver(self.place(None, index, line_number), item)
+                .is_break()
+            {
                 return Ok(());
             }
         }
@@ -428,11 +424,8 @@ where
         // element over: the newlines counted so far are the ones before that brace.
         while let Some(json) = seq.next_element::<Json>()? {
             walk.page_items += 1;
-            let place = (
-                Some(walk.summary.pages + 1),
-                walk.page_items,
-                walk.newlines.get() + 1,
-            );
+            let line = walk.newlines.get() + 1;
+            let place = walk.place(Some(walk.summary.pages + 1), walk.page_items, line);
             if walk.deliver(place, item_from_json(json)).is_break() {
                 // serde has no "stop" but an error; `scan_pages` knows it by `stopped_early`.
                 return Err(de::Error::custom("reading stopped by the caller"));

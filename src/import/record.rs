@@ -402,11 +402,8 @@ fn spotify_id(item: &Item, name: &str) -> Result<String, RecordError> {
 }
 
 /// An optional `S`; blank counts as absent, since the old bot wrote `""` for "none".
-fn optional_text(
-    map: &BTreeMap<String, AttrValue>,
-    name: &str,
-) -> Result<Option<String>, RecordError> {
-    text_value(present(map, name), name)
+fn optional_text(item: &Item, name: &str) -> Result<Option<String>, RecordError> {
+    text_value(present(item, name), name)
 }
 
 fn text_value(value: Option<&AttrValue>, attribute: &str) -> Result<Option<String>, RecordError> {

@@ -387,12 +387,13 @@ impl Store {
             let stored_row = |id: &str| stored.iter().find(|row| T::key(row).1 == id);
             let (rows, repeated) = ranked_rows::<T>(artist, &list.items, made, stored_row);
             writes.unchanged += repeated;
-            let listed: Vec<String> = rows.iter().map(|row| T::key(row).1.to_owned()).collect();
-            let gone = stored
-                .iter()
-                .filter(|row| !listed.iter().any(|id| id == T::key(row).1));
-            let gone = gone.count() as u64;
-            writes.removed += gone;
+            let listed = |row: &Row<T>| rows.iter().any(|new| T::key(new).1 == T::key(row).1);
+            let gone = stored.iter().filter(|row| !listed(row)).count() as u64;
+            if gone > 0 {
+                writes.removed += gone;
+                let kept = rows.iter().map(|row| T::key(row).1.to_owned()).collect();
+                replaced.push((artist, kept));
+            }
             for row in rows {
                 match stored_row(T::key(&row).1) {
                     None => writes.inserted += 1,
@@ -404,9 +405,6 @@ impl Store {
                 }
                 upserts.push(row);
             }
-            if gone > 0 {
-                replaced.push((artist, listed));
-            }
         }
         if mode == ImportMode::DryRun || (upserts.is_empty() && replaced.is_empty()) {
             return Ok(writes);
@@ -417,8 +415,8 @@ impl Store {
             .begin()
             .await
             .map_err(StoreError::query("starting an import transaction"))?;
-        for (artist, listed) in replaced {
-            delete_unlisted::<T, _>(&txn, artist, listed).await?;
+        for (artist, kept) in replaced {
+            delete_unlisted::<T, _>(&txn, artist, kept).await?;
         }
         upsert_rows::<T, _>(&txn, upserts).await?;
         txn.commit()
