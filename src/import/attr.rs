@@ -344,6 +344,7 @@ fn typed_map(entries: Vec<(Key, Json)>) -> Result<BTreeMap<String, AttrValue>, A
     }
     Ok(map)
 }
+
 /// One typed value: `{"TAG": payload}`. A problem with the first tag's payload is reported
 /// before a second tag.
 fn typed(json: Json) -> Result<AttrValue, AttrError> {
@@ -380,6 +381,7 @@ fn typed(json: Json) -> Result<AttrValue, AttrError> {
                 .collect::<Result<_, _>>()?,
         ),
         ("M", Json::Object(entries)) => AttrValue::M(typed_map(entries)?),
+        ("M", Json::Tagged(key, text)) => AttrValue::M(typed_map(vec![(key, Json::String(text))])?),
         ("SS", Json::Array(values)) => AttrValue::Ss(strings(tag, values)?),
         ("NS", Json::Array(values)) => AttrValue::Ns(strings(tag, values)?),
         ("BS", Json::Array(values)) => AttrValue::Bs(strings(tag, values)?),

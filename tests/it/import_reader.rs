@@ -826,6 +826,11 @@ fn every_type_tag_reads_and_each_malformed_value_is_named_by_its_path() {
             wrong("L", "an array", "an object"),
         ),
         (
+            r#"{"m":{"M":{"k":"x"}}}"#,
+            "m.k",
+            AttrProblem::NotTyped { found: "a string" },
+        ),
+        (
             r#"{"a":{"SS":["x",[1]]}}"#,
             "a[1]",
             wrong("SS", "an array of strings", "an array"),
