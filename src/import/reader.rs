@@ -143,7 +143,8 @@ pub fn read_export(
         file: path.to_owned(),
         source,
     };
-    let (gzip, format) = sniff(path).map_err(io_error)?;
+    let mut file = BufReader::with_capacity(BUFFER_BYTES, File::open(path).map_err(io_error)?);
+    let gzip = file.fill_buf().map_err(io_error)?.starts_with(&GZIP_MAGIC);
     let newlines = Cell::new(0);
     let mut walk = Walk {
         file: Arc::from(path),
@@ -157,11 +158,13 @@ pub fn read_export(
         count: None,
         continues: false,
     };
-    let file = BufReader::new(File::open(path).map_err(io_error)?);
     // MultiGzDecoder: a file of several concatenated gzip members is still one file.
     match gzip {
-        true => walk.read(format, BufReader::new(MultiGzDecoder::new(file)))?,
-        false => walk.read(format, file)?,
+        true => walk.read(BufReader::with_capacity(
+            BUFFER_BYTES,
+            MultiGzDecoder::new(file),
+        ))?,
+        false => walk.read(file)?,
     }
     Ok(walk.summary)
 }
@@ -181,24 +184,14 @@ impl<F> Walk<'_, F>
 where
     F: FnMut(ItemPlace, Result<Item, ItemError>) -> ControlFlow<()>,
 {
-    fn read<R: BufRead>(
-        &mut self,
-        format: Result<Option<ExportFormat>, String>,
-        mut content: R,
-    ) -> Result<(), ExportError> {
-        if content
-            .fill_buf()
-            .map_err(|e| self.io(e))?
-            .starts_with(&UTF8_BOM)
-        {
-            content.consume(UTF8_BOM.len());
-        }
-        match format {
+    /// Reads the decompressed content, in the format its start tells.
+    fn read(&mut self, mut content: impl BufRead) -> Result<(), ExportError> {
+        match sniff(&mut content, self.newlines).map_err(|e| self.io(e))? {
             Ok(None) => Ok(()),
             Ok(Some(ExportFormat::JsonLines)) => self.json_lines(content),
             Ok(Some(ExportFormat::Scan)) => {
                 self.summary.format = ExportFormat::Scan;
-                let buf = vec![0; 64 * 1024].into_boxed_slice();
+                let buf = vec![0; BUFFER_BYTES].into_boxed_slice();
                 let (inner, newlines) = (content, self.newlines);
                 self.scan_pages(Lines {
                     inner,
@@ -261,7 +254,7 @@ where
 
     /// Export-to-S3 lines: each line is parsed on its own, so one bad line costs one item.
     fn json_lines(&mut self, mut source: impl BufRead) -> Result<(), ExportError> {
-        let (mut line, mut index, mut line_number) = (Vec::new(), 0, 0);
+        let (mut line, mut index, mut line_number) = (Vec::new(), 0, self.newlines.get());
         loop {
             line.clear();
             line_number += 1;
@@ -435,8 +428,8 @@ where
     }
 }
 
-/// How far into the content the format sniffer looks for the first key.
-const SNIFF_WINDOW: u64 = 4 * 1024;
+/// Bytes read from the file, and from the decompressor, at a time.
+const BUFFER_BYTES: usize = 64 * 1024;
 /// gzip's magic number (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// UTF-8 byte order mark, which some Windows tools put in front of JSON.
@@ -451,53 +444,51 @@ const SCAN_KEYS: [&str; 6] = [
     "NextToken",
 ];
 
-/// Whether `path` is gzip (by its magic bytes), and its format, told from the first key of
-/// its content: `None` when there is nothing but blank space, `Err` saying what was found
-/// when it is neither format. Reads only the start of the file, on a handle of its own.
-fn sniff(path: &Path) -> io::Result<(bool, Result<Option<ExportFormat>, String>)> {
-    let mut file = BufReader::new(File::open(path)?);
-    let gzip = file.fill_buf()?.starts_with(&GZIP_MAGIC);
-    let mut content: Box<dyn BufRead> = match gzip {
-        true => Box::new(BufReader::new(MultiGzDecoder::new(file))),
-        false => Box::new(file),
-    };
+/// The format of `content`, told from its first key: `None` when there is nothing but
+/// blank space, `Err` saying what was found when it is neither format. Consumes only a
+/// byte order mark and blank space (counting its newlines). The key is looked for in what
+/// the buffer holds after the blank space, which is the start of a read unless nearly a
+/// buffer's worth of blank space came first.
+fn sniff(
+    content: &mut impl BufRead,
+    newlines: &Cell<u64>,
+) -> io::Result<Result<Option<ExportFormat>, String>> {
     if content.fill_buf()?.starts_with(&UTF8_BOM) {
         content.consume(UTF8_BOM.len());
     }
-    // Blank space before the content can be long: it is skipped, not kept.
     loop {
         let available = content.fill_buf()?;
         if available.is_empty() {
-            return Ok((gzip, Ok(None)));
+            return Ok(Ok(None));
         }
         let blank = available
             .iter()
             .take_while(|b| b.is_ascii_whitespace())
             .count();
+        let lines = available[..blank].iter().filter(|&&b| b == b'\n').count();
         let content_starts = blank < available.len();
         content.consume(blank);
+        newlines.set(newlines.get() + lines as u64);
         if content_starts {
             break;
         }
     }
-    let mut head = Vec::new();
-    content.take(SNIFF_WINDOW).read_to_end(&mut head)?;
+    let head = content.fill_buf()?;
     let shown = String::from_utf8_lossy(&head[..head.len().min(40)]);
     let unrecognized = Err(format!("content starting with {shown:?}"));
     // Keys looked for are short and plain ASCII: no escape handling is needed.
     let key = head.strip_prefix(b"{").map(<[u8]>::trim_ascii_start);
     let Some(key) = key.and_then(|rest| rest.strip_prefix(b"\"")) else {
-        return Ok((gzip, unrecognized));
+        return Ok(unrecognized);
     };
     let Some(close) = key.iter().take(64).position(|&b| b == b'"') else {
-        return Ok((gzip, unrecognized));
+        return Ok(unrecognized);
     };
-    let format = match String::from_utf8_lossy(&key[..close]).as_ref() {
+    Ok(match String::from_utf8_lossy(&key[..close]).as_ref() {
         "Item" => Ok(Some(ExportFormat::JsonLines)),
         key if SCAN_KEYS.contains(&key) => Ok(Some(ExportFormat::Scan)),
         key => Err(format!("a JSON object whose first key is {key:?}")),
-    };
-    Ok((gzip, format))
+    })
 }
 
 /// What serde_json reads, buffered here because it reads one byte at a time (that path is
