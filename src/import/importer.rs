@@ -68,6 +68,8 @@ pub enum ImportEvent<'a> {
 /// Receives [`ImportEvent`]s; called from reader threads, so it must be `Send + Sync`.
 pub type EventSink = Arc<dyn Fn(ImportEvent<'_>) + Send + Sync>;
 
+/// Why an import could not run to its end (rejected items are no error: they are in the
+/// report).
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("no export files given")]
