@@ -21,8 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use artistbot::config::DatabaseUrl;
-use artistbot::import::importer::EventSink;
-use artistbot::import::{ImportEvent, ImportOptions, import_dynamodb};
+use artistbot::import::{EventSink, ImportEvent, ImportOptions, import_dynamodb};
 use artistbot::store::{PoolOptions, Store};
 use chrono::NaiveDate;
 use testkit::db::TestDb;

@@ -13,9 +13,8 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::{begin_unit, command_runner};
 use crate::config::Settings;
-use crate::import::importer::EventSink;
 use crate::import::{
-    ImportEvent, ImportOptions, ImportReport, TableCounts, TableKind, import_dynamodb,
+    EventSink, ImportEvent, ImportOptions, ImportReport, TableCounts, TableKind, import_dynamodb,
 };
 
 /// Exit code when some items were rejected (the good ones are imported).

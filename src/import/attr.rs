@@ -1,53 +1,46 @@
-//! DynamoDB typed attribute values (`{"S": "..."}`, `{"N": "..."}`, ...) and the streaming
-//! serde visitors that build them.
+//! DynamoDB typed values (`{"S": "..."}`, `{"N": "..."}`, ...) and DynamoDB numbers.
 //!
-//! Owns: [`AttrValue`], [`Item`], the per-item error types, and the visitors the file readers
-//! drive. The visitors separate two kinds of failure on purpose: malformed JSON is a serde
-//! error (the caller cannot go on inside that document), while well-formed JSON that is not
-//! a valid DynamoDB value (an unknown type tag, an `N` that is a JSON number, ...) is consumed
-//! completely and returned as a value-level error, so reading continues with the next item.
-//! Must not touch: files, formats of whole exports, catalog records, any database.
+//! Owns [`AttrValue`], [`Item`], the per-item errors, and exact number conversion. serde_json
+//! reads each item into a plain JSON tree ([`Json`]); this module checks the DynamoDB layer
+//! on top (one known type tag per value, the payload's JSON type, number syntax, no
+//! attribute twice) and names the path of the first problem, so a malformed item is
+//! reported and reading goes on with the next. Must not touch: files, whole exports,
+//! catalog records, any database.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::fmt;
+use std::marker::PhantomData;
+use std::str::FromStr;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
-use super::number;
+use bigdecimal::{BigDecimal, ToPrimitive};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// One DynamoDB attribute value, as typed in the export.
 ///
-/// Numbers stay strings (`N("1.5e3")`) because DynamoDB numbers have 38 digits of precision;
+/// Numbers stay strings (`N("1.5e3")`): DynamoDB numbers have 38 digits of precision, and
 /// [`super::to_record`] converts the ones it needs exactly. Binary values (`B`, `BS`) stay
 /// the base64 text of the export: nothing here needs their bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttrValue {
-    /// `{"S": "text"}`
     S(String),
-    /// `{"N": "123.4"}`, already checked to be number syntax.
+    /// Already checked to be number syntax.
     N(String),
-    /// `{"BOOL": true}`
     Bool(bool),
-    /// `{"NULL": true}`
     Null,
-    /// `{"L": [...]}`
     L(Vec<AttrValue>),
-    /// `{"M": {...}}`
     M(BTreeMap<String, AttrValue>),
-    /// `{"SS": ["a", "b"]}`
     Ss(Vec<String>),
-    /// `{"NS": ["1", "2"]}`, each checked to be number syntax.
+    /// Each checked to be number syntax.
     Ns(Vec<String>),
-    /// `{"B": "base64"}`, kept as the base64 text.
     B(String),
-    /// `{"BS": ["base64", ...]}`, kept as the base64 texts.
     Bs(Vec<String>),
 }
 
 impl AttrValue {
     /// DynamoDB's type tag for this value, as written in exports (`"S"`, `"BOOL"`, ...).
-    pub fn type_tag(&self) -> &'static str {
+    pub(crate) fn type_tag(&self) -> &'static str {
         match self {
             AttrValue::S(_) => "S",
             AttrValue::N(_) => "N",
@@ -66,45 +59,12 @@ impl AttrValue {
 /// One DynamoDB item: attribute name to value, in name order.
 pub type Item = BTreeMap<String, AttrValue>;
 
-/// The kind of a JSON value found where something else was expected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JsonKind {
-    /// A JSON string.
-    String,
-    /// A JSON number.
-    Number,
-    /// `true` or `false`.
-    Boolean,
-    /// `null`.
-    Null,
-    /// A JSON array.
-    Array,
-    /// A JSON object.
-    Object,
-}
-
-impl fmt::Display for JsonKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            JsonKind::String => "a string",
-            JsonKind::Number => "a number",
-            JsonKind::Boolean => "a boolean",
-            JsonKind::Null => "null",
-            JsonKind::Array => "an array",
-            JsonKind::Object => "an object",
-        })
-    }
-}
-
 /// What is wrong with one typed attribute value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AttrProblem {
-    /// The value is not a `{"TAG": value}` object (e.g. a bare string).
+    /// Not a `{"TAG": value}` object (e.g. a bare string).
     #[error("expected a typed value such as {{\"S\": \"...\"}}, found {found}")]
-    NotTyped {
-        /// What was found instead.
-        found: JsonKind,
-    },
+    NotTyped { found: &'static str },
     /// `{}`: no type tag at all.
     #[error("the typed value has no type tag")]
     NoTag,
@@ -117,12 +77,9 @@ pub enum AttrProblem {
     /// The tag's payload has the wrong JSON type (e.g. `{"N": 5}`, `{"L": "x"}`).
     #[error("a {tag} value must be {expected}, found {found}")]
     WrongJsonType {
-        /// The DynamoDB type tag.
         tag: &'static str,
-        /// What that tag requires.
         expected: &'static str,
-        /// What was found instead.
-        found: JsonKind,
+        found: &'static str,
     },
     /// An `N` or `NS` element that is not number syntax (e.g. `{"N": "abc"}`).
     #[error("{0:?} is not a DynamoDB number")]
@@ -135,716 +92,394 @@ pub enum AttrProblem {
     Duplicate,
 }
 
-/// Why one item (one element of `Items`, or one JSON line) could not be read.
-/// The file reader reports it with the item's place and goes on with the next item.
+/// Why one item (one element of `Items`, or one JSON line) could not be read. The file
+/// reader reports it with the item's place and goes on with the next item.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ItemError {
     /// A JSON-lines line that is not valid JSON; the line number is in the item's place.
     #[error("invalid JSON at column {column}: {message}")]
-    Syntax {
-        /// 1-based column (byte offset in the line) where the parser stopped.
-        column: usize,
-        /// The parser's message.
-        message: String,
-    },
+    Syntax { column: usize, message: String },
     /// A JSON-lines line longer than the reader accepts (a DynamoDB item is at most 400 KB).
     #[error("the line is longer than {limit} bytes")]
-    LineTooLong {
-        /// The limit in bytes.
-        limit: usize,
-    },
-    /// The item is valid JSON but not an object of attributes.
+    LineTooLong { limit: usize },
+    /// Valid JSON, but not an object of attributes.
     #[error("an item must be an object of attributes, found {found}")]
-    NotAnObject {
-        /// What was found instead.
-        found: JsonKind,
-    },
+    NotAnObject { found: &'static str },
     /// A JSON-lines object without the `Item` key of DynamoDB's export format.
     #[error("the line has no \"Item\" key")]
     MissingItemKey,
     /// One attribute value is malformed; `path` names it (`genres[2]`, `album.images[0].url`).
     #[error("attribute `{path}`: {problem}")]
-    Attribute {
-        /// Where the value is inside the item.
-        path: String,
-        /// What is wrong with it.
-        problem: AttrProblem,
-    },
-}
-
-/// A value-level error on its way up: the path grows as it leaves each nesting level.
-#[derive(Debug)]
-struct AttrError {
-    path: String,
-    problem: AttrProblem,
-}
-
-impl AttrError {
-    fn here(problem: AttrProblem) -> Self {
-        AttrError {
-            path: String::new(),
-            problem,
-        }
-    }
-
-    fn under_key(mut self, key: &str) -> Self {
-        self.path = if self.path.is_empty() {
-            key.to_owned()
-        } else if self.path.starts_with('[') {
-            format!("{key}{}", self.path)
-        } else {
-            format!("{key}.{}", self.path)
-        };
-        self
-    }
-
-    fn under_index(mut self, index: usize) -> Self {
-        self.path = if self.path.is_empty() || self.path.starts_with('[') {
-            format!("[{index}]{}", self.path)
-        } else {
-            format!("[{index}].{}", self.path)
-        };
-        self
-    }
-}
-
-/// What one of the lenient visitors below does with each JSON kind. Every kind it does not
-/// expect is consumed in full and turned into an error value by `wrong`, so the JSON stream
-/// stays in step whatever the input holds.
-pub(crate) trait Shape<'de>: Sized {
-    type Out;
-
-    fn expecting(&self) -> &'static str;
-
-    fn wrong(self, found: JsonKind) -> Self::Out;
-
-    fn string(self, _value: &str) -> Self::Out {
-        self.wrong(JsonKind::String)
-    }
-
-    /// Same as `string` but may keep the allocation; the default copies.
-    fn owned_string(self, value: String) -> Self::Out {
-        self.string(&value)
-    }
-
-    fn boolean(self, _value: bool) -> Self::Out {
-        self.wrong(JsonKind::Boolean)
-    }
-
-    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(self.wrong(JsonKind::Array))
-    }
-
-    fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(self.wrong(JsonKind::Object))
-    }
-}
-
-/// Adapts a [`Shape`] to serde: the seed asks for `deserialize_any`, the visitor dispatches.
-pub(crate) struct Lenient<S>(pub(crate) S);
-
-impl<'de, S: Shape<'de>> DeserializeSeed<'de> for Lenient<S> {
-    type Value = S::Out;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Out, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de, S: Shape<'de>> Visitor<'de> for Lenient<S> {
-    type Value = S::Out;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.expecting())
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<S::Out, E> {
-        Ok(self.0.boolean(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<S::Out, E> {
-        Ok(self.0.wrong(JsonKind::Number))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<S::Out, E> {
-        Ok(self.0.wrong(JsonKind::Number))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<S::Out, E> {
-        Ok(self.0.wrong(JsonKind::Number))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<S::Out, E> {
-        Ok(self.0.string(v))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<S::Out, E> {
-        Ok(self.0.owned_string(v))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<S::Out, E> {
-        Ok(self.0.wrong(JsonKind::Null))
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<S::Out, E> {
-        Ok(self.0.wrong(JsonKind::Null))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<S::Out, A::Error> {
-        self.0.array(seq)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<S::Out, A::Error> {
-        self.0.object(map)
-    }
-}
-
-/// A JSON string, or the kind found instead.
-struct StringShape;
-
-impl<'de> Shape<'de> for StringShape {
-    type Out = Result<String, JsonKind>;
-
-    fn expecting(&self) -> &'static str {
-        "a string"
-    }
-
-    fn wrong(self, found: JsonKind) -> Self::Out {
-        Err(found)
-    }
-
-    fn string(self, value: &str) -> Self::Out {
-        Ok(value.to_owned())
-    }
-
-    fn owned_string(self, value: String) -> Self::Out {
-        Ok(value)
-    }
-}
-
-/// A JSON boolean, or the kind found instead.
-struct BoolShape;
-
-impl<'de> Shape<'de> for BoolShape {
-    type Out = Result<bool, JsonKind>;
-
-    fn expecting(&self) -> &'static str {
-        "a boolean"
-    }
-
-    fn wrong(self, found: JsonKind) -> Self::Out {
-        Err(found)
-    }
-
-    fn boolean(self, value: bool) -> Self::Out {
-        Ok(value)
-    }
-}
-
-/// The payload of `SS`, `NS` or `BS`: an array of strings (numbers checked for `NS`).
-struct StringSetShape {
-    tag: &'static str,
-    numbers: bool,
-}
-
-impl<'de> Shape<'de> for StringSetShape {
-    type Out = Result<Vec<String>, AttrError>;
-
-    fn expecting(&self) -> &'static str {
-        "an array of strings"
-    }
-
-    fn wrong(self, found: JsonKind) -> Self::Out {
-        Err(AttrError::here(AttrProblem::WrongJsonType {
-            tag: self.tag,
-            expected: "an array of strings",
-            found,
-        }))
-    }
-
-    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
-        let mut out = Vec::new();
-        let mut first_error = None;
-        let mut index = 0;
-        while let Some(element) = seq.next_element_seed(Lenient(StringShape))? {
-            let checked = match element {
-                Ok(s) if self.numbers && !number::is_number(&s) => {
-                    Err(AttrError::here(AttrProblem::InvalidNumber(s)))
-                }
-                Ok(s) => Ok(s),
-                Err(found) => Err(AttrError::here(AttrProblem::WrongJsonType {
-                    tag: self.tag,
-                    expected: "an array of strings",
-                    found,
-                })),
-            };
-            match checked {
-                Ok(s) => out.push(s),
-                Err(e) => {
-                    first_error.get_or_insert(e.under_index(index));
-                }
-            }
-            index += 1;
-        }
-        Ok(match first_error {
-            Some(e) => Err(e),
-            None => Ok(out),
-        })
-    }
-}
-
-/// The type tags of DynamoDB JSON, read as map keys without allocating for known tags.
-enum Tag {
-    S,
-    N,
-    B,
-    Bool,
-    Null,
-    L,
-    M,
-    Ss,
-    Ns,
-    Bs,
-    Unknown(String),
-}
-
-impl<'de> de::Deserialize<'de> for Tag {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Tag, D::Error> {
-        struct TagVisitor;
-
-        impl Visitor<'_> for TagVisitor {
-            type Value = Tag;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a DynamoDB type tag")
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Tag, E> {
-                Ok(match v {
-                    "S" => Tag::S,
-                    "N" => Tag::N,
-                    "B" => Tag::B,
-                    "BOOL" => Tag::Bool,
-                    "NULL" => Tag::Null,
-                    "L" => Tag::L,
-                    "M" => Tag::M,
-                    "SS" => Tag::Ss,
-                    "NS" => Tag::Ns,
-                    "BS" => Tag::Bs,
-                    other => Tag::Unknown(other.to_owned()),
-                })
-            }
-        }
-
-        deserializer.deserialize_str(TagVisitor)
-    }
-}
-
-/// One typed value: `{"TAG": payload}`.
-struct ValueShape;
-
-impl<'de> Shape<'de> for ValueShape {
-    type Out = Result<AttrValue, AttrError>;
-
-    fn expecting(&self) -> &'static str {
-        "a DynamoDB typed value"
-    }
-
-    fn wrong(self, found: JsonKind) -> Self::Out {
-        Err(AttrError::here(AttrProblem::NotTyped { found }))
-    }
-
-    fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
-        let Some(tag) = map.next_key::<Tag>()? else {
-            return Ok(Err(AttrError::here(AttrProblem::NoTag)));
-        };
-        let wrong_type = |tag: &'static str, expected: &'static str| {
-            move |found| {
-                AttrError::here(AttrProblem::WrongJsonType {
-                    tag,
-                    expected,
-                    found,
-                })
-            }
-        };
-        let mut value = match tag {
-            Tag::S => map
-                .next_value_seed(Lenient(StringShape))?
-                .map(AttrValue::S)
-                .map_err(wrong_type("S", "a string")),
-            Tag::N => match map.next_value_seed(Lenient(StringShape))? {
-                Ok(s) if number::is_number(&s) => Ok(AttrValue::N(s)),
-                Ok(s) => Err(AttrError::here(AttrProblem::InvalidNumber(s))),
-                Err(found) => Err(wrong_type("N", "a string")(found)),
-            },
-            Tag::B => map
-                .next_value_seed(Lenient(StringShape))?
-                .map(AttrValue::B)
-                .map_err(wrong_type("B", "a base64 string")),
-            Tag::Bool => map
-                .next_value_seed(Lenient(BoolShape))?
-                .map(AttrValue::Bool)
-                .map_err(wrong_type("BOOL", "a boolean")),
-            Tag::Null => match map.next_value_seed(Lenient(BoolShape))? {
-                Ok(true) => Ok(AttrValue::Null),
-                Ok(false) => Err(AttrError::here(AttrProblem::NullNotTrue)),
-                Err(found) => Err(wrong_type("NULL", "true")(found)),
-            },
-            Tag::L => map.next_value_seed(Lenient(ListShape))?.map(AttrValue::L),
-            Tag::M => map
-                .next_value_seed(Lenient(MapShape { tag: "M" }))?
-                .map(AttrValue::M),
-            Tag::Ss => map
-                .next_value_seed(Lenient(StringSetShape {
-                    tag: "SS",
-                    numbers: false,
-                }))?
-                .map(AttrValue::Ss),
-            Tag::Ns => map
-                .next_value_seed(Lenient(StringSetShape {
-                    tag: "NS",
-                    numbers: true,
-                }))?
-                .map(AttrValue::Ns),
-            Tag::Bs => map
-                .next_value_seed(Lenient(StringSetShape {
-                    tag: "BS",
-                    numbers: false,
-                }))?
-                .map(AttrValue::Bs),
-            Tag::Unknown(name) => {
-                map.next_value::<IgnoredAny>()?;
-                Err(AttrError::here(AttrProblem::UnknownTag(name)))
-            }
-        };
-        // A second tag makes the value ambiguous; it is still consumed to keep the stream
-        // in step. The first problem found is the one reported.
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
-            if value.is_ok() {
-                value = Err(AttrError::here(AttrProblem::SeveralTags));
-            }
-        }
-        Ok(value)
-    }
-}
-
-/// The payload of `L`: an array of typed values.
-struct ListShape;
-
-impl<'de> Shape<'de> for ListShape {
-    type Out = Result<Vec<AttrValue>, AttrError>;
-
-    fn expecting(&self) -> &'static str {
-        "an array of typed values"
-    }
-
-    fn wrong(self, found: JsonKind) -> Self::Out {
-        Err(AttrError::here(AttrProblem::WrongJsonType {
-            tag: "L",
-            expected: "an array",
-            found,
-        }))
-    }
-
-    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
-        let mut out = Vec::new();
-        let mut first_error = None;
-        let mut index = 0;
-        while let Some(element) = seq.next_element_seed(Lenient(ValueShape))? {
-            match element {
-                Ok(v) if first_error.is_none() => out.push(v),
-                Ok(_) => {}
-                Err(e) => {
-                    first_error.get_or_insert(e.under_index(index));
-                }
-            }
-            index += 1;
-        }
-        Ok(match first_error {
-            Some(e) => Err(e),
-            None => Ok(out),
-        })
-    }
-}
-
-/// An object of named typed values: the payload of `M`, and an item itself.
-struct MapShape {
-    tag: &'static str,
-}
-
-impl<'de> Shape<'de> for MapShape {
-    type Out = Result<BTreeMap<String, AttrValue>, AttrError>;
-
-    fn expecting(&self) -> &'static str {
-        "an object of typed values"
-    }
-
-    fn wrong(self, found: JsonKind) -> Self::Out {
-        Err(AttrError::here(AttrProblem::WrongJsonType {
-            tag: self.tag,
-            expected: "an object",
-            found,
-        }))
-    }
-
-    fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
-        let mut out = BTreeMap::new();
-        let mut first_error = None;
-        while let Some(name) = map.next_key::<String>()? {
-            let value = map.next_value_seed(Lenient(ValueShape))?;
-            if first_error.is_some() {
-                continue;
-            }
-            match value {
-                Ok(v) => match out.entry(name) {
-                    Entry::Vacant(slot) => {
-                        slot.insert(v);
-                    }
-                    Entry::Occupied(slot) => {
-                        first_error = Some(AttrError {
-                            path: slot.key().clone(),
-                            problem: AttrProblem::Duplicate,
-                        });
-                    }
-                },
-                Err(e) => first_error = Some(e.under_key(&name)),
-            }
-        }
-        Ok(match first_error {
-            Some(e) => Err(e),
-            None => Ok(out),
-        })
-    }
-}
-
-/// One item: an object of attributes. Used for each element of a scan page's `Items`.
-pub(crate) struct ItemShape;
-
-impl<'de> Shape<'de> for ItemShape {
-    type Out = Result<Item, ItemError>;
-
-    fn expecting(&self) -> &'static str {
-        "a DynamoDB item"
-    }
-
-    fn wrong(self, found: JsonKind) -> Self::Out {
-        Err(ItemError::NotAnObject { found })
-    }
-
-    fn object<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
-        Ok(MapShape { tag: "M" }
-            .object(map)?
-            .map_err(|e| ItemError::Attribute {
-                path: e.path,
-                problem: e.problem,
-            }))
-    }
-}
-
-/// One line of a DynamoDB "export to S3" file: `{"Item": {...}}`. Other keys are skipped so
-/// a future export format that adds metadata beside `Item` still reads.
-pub(crate) struct ExportLineShape;
-
-impl<'de> Shape<'de> for ExportLineShape {
-    type Out = Result<Item, ItemError>;
-
-    fn expecting(&self) -> &'static str {
-        "an {\"Item\": ...} object"
-    }
-
-    fn wrong(self, found: JsonKind) -> Self::Out {
-        Err(ItemError::NotAnObject { found })
-    }
-
-    fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
-        let mut item = None;
-        while let Some(key) = map.next_key_seed(KeyOneOf(&["Item"]))? {
-            if key.is_some() && item.is_none() {
-                item = Some(map.next_value_seed(Lenient(ItemShape))?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(item.unwrap_or(Err(ItemError::MissingItemKey)))
-    }
-}
-
-/// Reads an object key and tells which of the given names it is (its index), without
-/// allocating the key.
-pub(crate) struct KeyOneOf(pub(crate) &'static [&'static str]);
-
-impl<'de> DeserializeSeed<'de> for KeyOneOf {
-    type Value = Option<usize>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for KeyOneOf {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|name| *name == v))
-    }
-}
-
-/// Parses one item written as DynamoDB JSON (`{"id": {"S": "..."}, ...}`), e.g. an item an
-/// operator pasted, or a test fixture. Invalid JSON is an [`ItemError::Syntax`], whose
-/// column is counted on the line of the error (the line itself is not reported: the readers
-/// give it through [`super::ItemPlace`]).
-pub fn parse_item(json: &str) -> Result<Item, ItemError> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let item = Lenient(ItemShape)
-        .deserialize(&mut de)
-        .and_then(|item| de.end().map(|()| item));
-    match item {
-        Ok(item) => item,
-        Err(e) => Err(ItemError::from_json_error(&e)),
-    }
+    Attribute { path: String, problem: AttrProblem },
 }
 
 impl ItemError {
-    /// The syntax error of one JSON text, with serde_json's position suffix removed because
-    /// the column is kept apart and the line is in the item's place.
-    pub(crate) fn from_json_error(e: &serde_json::Error) -> ItemError {
-        ItemError::Syntax {
-            column: e.column(),
-            message: json_message(e),
-        }
+    /// A JSON text's syntax error; the line is left to the item's place.
+    pub(crate) fn syntax(error: &serde_json::Error) -> Self {
+        let (column, message) = (error.column(), json_message(error));
+        ItemError::Syntax { column, message }
     }
 }
 
-/// serde_json's message without its " at line L column C" suffix.
-pub(crate) fn json_message(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
+/// serde_json's message without its " at line L column C" suffix (places say where).
+pub(crate) fn json_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
     match text.strip_suffix(&suffix) {
         Some(message) => message.to_owned(),
         None => text,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Parses one item written as DynamoDB JSON (`{"id": {"S": "..."}, ...}`), e.g. an item an
+/// operator pasted, or a test fixture.
+pub fn parse_item(json: &str) -> Result<Item, ItemError> {
+    let json = serde_json::from_str(json).map_err(|e| ItemError::syntax(&e))?;
+    item_from_json(json)
+}
 
-    fn attribute_problem(json: &str) -> (String, AttrProblem) {
-        match parse_item(json) {
-            Err(ItemError::Attribute { path, problem }) => (path, problem),
-            other => panic!("expected an attribute error for {json}, got {other:?}"),
+/// A JSON value as read: what the DynamoDB layer is checked on. Lighter than
+/// `serde_json::Value`, whose objects are maps, because an export holds millions of typed
+/// values (one-entry objects) and reading them is most of an import's work: `{"S": "..."}`
+/// costs no allocation beyond its text, and type tags as keys are not copied. Objects keep
+/// repeated keys, so they can be reported.
+#[derive(Debug)]
+pub(crate) enum Json {
+    Null,
+    Bool(bool),
+    Number,
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(Key, Json)>),
+    /// A one-entry object whose value is a string.
+    Tagged(Key, String),
+}
+
+/// An object key; DynamoDB's type tags are not copied.
+pub(crate) type Key = Cow<'static, str>;
+
+impl Json {
+    /// What kind of JSON this is, for messages: "a string", "an array", ...
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) | Json::Tagged(..) => "an object",
         }
     }
 
-    #[test]
-    fn every_type_tag_reads() {
-        let item = parse_item(
-            r#"{"s":{"S":"아이유"},"n":{"N":"1.5e3"},"t":{"BOOL":true},"z":{"NULL":true},
-                "l":{"L":[{"S":"a"},{"N":"1"}]},"m":{"M":{"k":{"S":"v"}}},
-                "ss":{"SS":["a","b"]},"ns":{"NS":["1","2.5"]},"b":{"B":"AAE="},"bs":{"BS":["AA=="]}}"#,
-        )
-        .expect("valid item");
-        assert_eq!(item["s"], AttrValue::S("아이유".into()));
-        assert_eq!(item["n"], AttrValue::N("1.5e3".into()));
-        assert_eq!(item["t"], AttrValue::Bool(true));
-        assert_eq!(item["z"], AttrValue::Null);
-        assert_eq!(
-            item["l"],
-            AttrValue::L(vec![AttrValue::S("a".into()), AttrValue::N("1".into())])
-        );
-        assert_eq!(
-            item["m"],
-            AttrValue::M(BTreeMap::from([("k".into(), AttrValue::S("v".into()))]))
-        );
-        assert_eq!(item["ss"], AttrValue::Ss(vec!["a".into(), "b".into()]));
-        assert_eq!(item["ns"], AttrValue::Ns(vec!["1".into(), "2.5".into()]));
-        assert_eq!(item["b"], AttrValue::B("AAE=".into()));
-        assert_eq!(item["bs"], AttrValue::Bs(vec!["AA==".into()]));
+    /// An object's entries; anything else is given back.
+    pub(crate) fn into_entries(self) -> Result<Vec<(Key, Json)>, Json> {
+        match self {
+            Json::Object(entries) => Ok(entries),
+            Json::Tagged(key, text) => Ok(vec![(key, Json::String(text))]),
+            other => Err(other),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
     }
 
-    #[test]
-    fn nested_problems_are_named_by_path() {
-        let (path, problem) =
-            attribute_problem(r#"{"genres":{"L":[{"S":"k-pop"},{"X":"?"}]},"id":{"S":"a"}}"#);
-        assert_eq!(path, "genres[1]");
-        assert_eq!(problem, AttrProblem::UnknownTag("X".into()));
+    fn visit_bool<E>(self, value: bool) -> Result<Json, E> {
+        Ok(Json::Bool(value))
+    }
 
-        let (path, problem) = attribute_problem(
-            r#"{"album":{"M":{"images":{"L":[{"M":{"url":{"S":"u"},"height":{"N":300}}}]}}}}"#,
-        );
-        assert_eq!(path, "album.images[0].height");
-        assert_eq!(
-            problem,
-            AttrProblem::WrongJsonType {
-                tag: "N",
-                expected: "a string",
-                found: JsonKind::Number
+    fn visit_i64<E>(self, _: i64) -> Result<Json, E> {
+        Ok(Json::Number)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Json, E> {
+        Ok(Json::Number)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Json, E> {
+        Ok(Json::Number)
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Json, E> {
+        Ok(Json::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Json, E> {
+        Ok(Json::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut values = Vec::new();
+        while let Some(value) = seq.next_element()? {
+            values.push(value);
+        }
+        Ok(Json::Array(values))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut next = || map.next_entry_seed(KeySeed, PhantomData::<Json>);
+        let Some(first) = next()? else {
+            return Ok(Json::Object(Vec::new()));
+        };
+        let Some(second) = next()? else {
+            return Ok(match first {
+                (key, Json::String(text)) => Json::Tagged(key, text),
+                entry => Json::Object(vec![entry]),
+            });
+        };
+        let mut entries = vec![first, second];
+        while let Some(entry) = next()? {
+            entries.push(entry);
+        }
+        Ok(Json::Object(entries))
+    }
+}
+
+/// Reads an object key as a [`Key`].
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Key, E> {
+        Ok(match TAGS.iter().find(|(tag, _)| *tag == key) {
+            Some((tag, _)) => Cow::Borrowed(tag),
+            None => Cow::Owned(key.to_owned()),
+        })
+    }
+}
+
+/// Checks one item read as JSON (an element of `Items`, a line's `Item`) as DynamoDB JSON.
+pub(crate) fn item_from_json(json: Json) -> Result<Item, ItemError> {
+    let attributes = json
+        .into_entries()
+        .map_err(|other| ItemError::NotAnObject {
+            found: other.kind(),
+        })?;
+    typed_map(attributes)
+        .map_err(|AttrError { path, problem }| ItemError::Attribute { path, problem })
+}
+
+/// A problem on its way up: the path grows as it leaves each nesting level.
+struct AttrError {
+    path: String,
+    problem: AttrProblem,
+}
+
+impl AttrError {
+    /// The error seen from one level up: `segment` is an attribute name or `[index]`.
+    fn under(mut self, segment: impl fmt::Display) -> Self {
+        let dot = match self.path.starts_with('[') || self.path.is_empty() {
+            true => "",
+            false => ".",
+        };
+        self.path = format!("{segment}{dot}{}", self.path);
+        self
+    }
+}
+
+impl From<AttrProblem> for AttrError {
+    fn from(problem: AttrProblem) -> Self {
+        let path = String::new();
+        AttrError { path, problem }
+    }
+}
+
+/// DynamoDB's type tags and the JSON each one's payload must be.
+const TAGS: [(&str, &str); 10] = [
+    ("S", "a string"),
+    ("N", "a string"),
+    ("B", "a base64 string"),
+    ("BOOL", "a boolean"),
+    ("NULL", "true"),
+    ("L", "an array"),
+    ("M", "an object"),
+    ("SS", "an array of strings"),
+    ("NS", "an array of strings"),
+    ("BS", "an array of strings"),
+];
+
+/// An item or an `M` payload; the first problem in document order is the one reported.
+fn typed_map(entries: Vec<(Key, Json)>) -> Result<BTreeMap<String, AttrValue>, AttrError> {
+    let mut map = BTreeMap::new();
+    for (name, json) in entries {
+        let value = typed(json).map_err(|e| e.under(&name))?;
+        match map.entry(name.into_owned()) {
+            Entry::Vacant(slot) => {
+                slot.insert(value);
             }
-        );
-    }
-
-    #[test]
-    fn malformed_values_are_reported_not_fatal() {
-        let cases: [(&str, AttrProblem); 8] = [
-            (
-                r#"{"a":{"N":"abc"}}"#,
-                AttrProblem::InvalidNumber("abc".into()),
-            ),
-            (
-                r#"{"a":"plain"}"#,
-                AttrProblem::NotTyped {
-                    found: JsonKind::String,
-                },
-            ),
-            (r#"{"a":{}}"#, AttrProblem::NoTag),
-            (r#"{"a":{"S":"x","N":"1"}}"#, AttrProblem::SeveralTags),
-            (r#"{"a":{"NULL":false}}"#, AttrProblem::NullNotTrue),
-            (r#"{"a":{"S":"x"},"a":{"S":"y"}}"#, AttrProblem::Duplicate),
-            (
-                r#"{"a":{"L":{"S":"x"}}}"#,
-                AttrProblem::WrongJsonType {
-                    tag: "L",
-                    expected: "an array",
-                    found: JsonKind::Object,
-                },
-            ),
-            (
-                r#"{"a":{"SS":["x",[1,{"y":2}]]}}"#,
-                AttrProblem::WrongJsonType {
-                    tag: "SS",
-                    expected: "an array of strings",
-                    found: JsonKind::Array,
-                },
-            ),
-        ];
-        for (json, expected) in cases {
-            let (_, problem) = attribute_problem(json);
-            assert_eq!(problem, expected, "{json}");
+            Entry::Occupied(slot) => {
+                let (path, problem) = (slot.key().clone(), AttrProblem::Duplicate);
+                return Err(AttrError { path, problem });
+            }
         }
     }
+    Ok(map)
+}
 
-    #[test]
-    fn an_item_that_is_not_an_object_is_an_item_error() {
-        assert_eq!(
-            parse_item(r#"["not", "an", "item"]"#),
-            Err(ItemError::NotAnObject {
-                found: JsonKind::Array
-            })
-        );
+/// One typed value: `{"TAG": payload}`. A problem with the first tag's payload is reported
+/// before a second tag.
+fn typed(json: Json) -> Result<AttrValue, AttrError> {
+    let ((tag, payload), several) = match json {
+        Json::Tagged(tag, text) => ((tag, Json::String(text)), false),
+        Json::Object(entries) => {
+            let several = entries.len() > 1;
+            match entries.into_iter().next() {
+                Some(first) => (first, several),
+                None => return Err(AttrProblem::NoTag.into()),
+            }
+        }
+        other => {
+            let found = other.kind();
+            return Err(AttrProblem::NotTyped { found }.into());
+        }
+    };
+    let Some(&(tag, expected)) = TAGS.iter().find(|(known, _)| *known == tag) else {
+        return Err(AttrProblem::UnknownTag(tag.into_owned()).into());
+    };
+    let value = match (tag, payload) {
+        ("S", Json::String(s)) => AttrValue::S(s),
+        ("N", Json::String(s)) if is_number(&s) => AttrValue::N(s),
+        ("N", Json::String(s)) => return Err(AttrProblem::InvalidNumber(s).into()),
+        ("B", Json::String(s)) => AttrValue::B(s),
+        ("BOOL", Json::Bool(b)) => AttrValue::Bool(b),
+        ("NULL", Json::Bool(true)) => AttrValue::Null,
+        ("NULL", Json::Bool(false)) => return Err(AttrProblem::NullNotTrue.into()),
+        ("L", Json::Array(values)) => AttrValue::L(
+            values
+                .into_iter()
+                .enumerate()
+                .map(|(index, v)| typed(v).map_err(|e| e.under(format_args!("[{index}]"))))
+                .collect::<Result<_, _>>()?,
+        ),
+        ("M", Json::Object(entries)) => AttrValue::M(typed_map(entries)?),
+        ("M", Json::Tagged(key, text)) => AttrValue::M(typed_map(vec![(key, Json::String(text))])?),
+        ("SS", Json::Array(values)) => AttrValue::Ss(strings(tag, values)?),
+        ("NS", Json::Array(values)) => AttrValue::Ns(strings(tag, values)?),
+        ("BS", Json::Array(values)) => AttrValue::Bs(strings(tag, values)?),
+        (tag, payload) => {
+            let found = payload.kind();
+            return Err(AttrProblem::WrongJsonType {
+                tag,
+                expected,
+                found,
+            }
+            .into());
+        }
+    };
+    match several {
+        true => Err(AttrProblem::SeveralTags.into()),
+        false => Ok(value),
     }
+}
 
-    #[test]
-    fn invalid_json_is_a_syntax_error_not_an_item_error() {
-        let error = parse_item(r#"{"a":{"S":"x"} "b":{"S":"y"}}"#).unwrap_err();
-        assert!(
-            matches!(error, ItemError::Syntax { column: 16, ref message } if message.contains("expected `,`")),
-            "{error:?}"
-        );
+/// The payload of `SS`, `NS` or `BS`: an array of strings (numbers checked for `NS`).
+fn strings(tag: &'static str, values: Vec<Json>) -> Result<Vec<String>, AttrError> {
+    let check = |(index, json): (usize, Json)| {
+        let problem = match json {
+            Json::String(s) if tag != "NS" || is_number(&s) => return Ok(s),
+            Json::String(s) => AttrProblem::InvalidNumber(s),
+            other => AttrProblem::WrongJsonType {
+                tag,
+                expected: "an array of strings",
+                found: other.kind(),
+            },
+        };
+        Err(AttrError::from(problem).under(format_args!("[{index}]")))
+    };
+    values.into_iter().enumerate().map(check).collect()
+}
+
+/// Why a number string could not become the integer that was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IntegerError {
+    /// Not DynamoDB number syntax (`"abc"`, `""`, `"1e"`).
+    NotANumber,
+    /// A number with a non-zero fractional part (`"12.5"`).
+    NotAnInteger,
+    /// An integer too large for `i64`.
+    OutOfRange,
+}
+
+/// DynamoDB number syntax: an optional sign, digits with an optional fraction (at least one
+/// digit in all), an optional exponent. Checked by hand because the parsers behind it accept
+/// more: Rust's floats take "inf" and "NaN", bigdecimal takes `_` between digits.
+pub(crate) fn is_number(text: &str) -> bool {
+    fn unsigned(s: &str) -> &str {
+        s.strip_prefix(['+', '-']).unwrap_or(s)
     }
+    fn digits(s: &str) -> bool {
+        s.bytes().all(|b| b.is_ascii_digit())
+    }
+    let (mantissa, exponent) = match unsigned(text).split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(unsigned(exponent))),
+        None => (unsigned(text), None),
+    };
+    let (int, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    digits(int)
+        && digits(fraction)
+        && !(int.is_empty() && fraction.is_empty())
+        && exponent.is_none_or(|e| !e.is_empty() && digits(e))
+}
+
+/// Reads `text` as an exact integer: `"1500"`, `"1.5e3"` and `"1500.0"` are all 1500, and
+/// nothing is rounded. bigdecimal keeps every digit (DynamoDB has 38; rust_decimal 28); the
+/// digit count is checked before any conversion, which would expand `1e999999999` in full.
+pub(crate) fn parse_integer(text: &str) -> Result<i64, IntegerError> {
+    // Short plain integers, nearly every number of an export, need no decimal arithmetic.
+    if text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map_err(|_| IntegerError::NotANumber);
+    }
+    if !is_number(text) {
+        return Err(IntegerError::NotANumber);
+    }
+    // Only an exponent beyond i64 fails to parse here: far out of range either way.
+    let exact = BigDecimal::from_str(text)
+        .map_err(|_| IntegerError::OutOfRange)?
+        .normalized();
+    let (_, scale) = exact.as_bigint_and_scale();
+    if scale > 0 {
+        return Err(IntegerError::NotAnInteger);
+    }
+    // i64::MAX has 19 digits; `scale` is minus the trailing zeros normalization took off.
+    if i128::from(exact.digits()) - i128::from(scale) > 19 {
+        return Err(IntegerError::OutOfRange);
+    }
+    exact.to_i64().ok_or(IntegerError::OutOfRange)
+}
+
+/// Reads `text` as a finite float; `None` when it is not a number or overflows `f64`.
+pub(crate) fn parse_float(text: &str) -> Option<f64> {
+    if !is_number(text) {
+        return None;
+    }
+    text.parse::<f64>().ok().filter(|f| f.is_finite())
 }

@@ -11,9 +11,7 @@
 //! `kept`, not with the number of items: a 100 MB export of 13 tracks per artist holds 10.
 //! A track or related artist repeated for the same artist keeps its best-ranked
 //! occurrence; on a tie, the one read first. The result does not depend on the order
-//! items arrive in.
-//!
-//! Must not touch: files, the store.
+//! items arrive in. Must not touch: files, the store.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -21,216 +19,177 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 
 use super::record::{RelatedRecord, RelatedScore, TopTrackRecord};
+use crate::catalog::TopTrack;
 
 /// A known artist, interned: rows hold 4 bytes instead of a 22-character id.
-pub type ArtistKey = u32;
+pub(crate) type ArtistKey = u32;
 
 /// The artist ids an import may refer to: the catalog's and the ones the import brings.
 #[derive(Debug, Default)]
-pub struct ArtistIndex {
+pub(crate) struct ArtistIndex {
     keys: HashMap<Box<str>, ArtistKey>,
     ids: Vec<Box<str>>,
 }
 
 impl ArtistIndex {
     /// The key of `id`, added if new.
-    pub fn insert(&mut self, id: &str) -> ArtistKey {
+    pub(crate) fn insert(&mut self, id: &str) -> ArtistKey {
         if let Some(&key) = self.keys.get(id) {
             return key;
         }
-        // More than 4 billion artists cannot come out of a few thousand items a second
-        // in any realistic run; saturating keeps this total without a panic path.
+        // Four billion artists cannot come out of any realistic run; saturating keeps this
+        // total without a panic path.
         let key = ArtistKey::try_from(self.ids.len()).unwrap_or(ArtistKey::MAX);
         self.ids.push(id.into());
         self.keys.insert(id.into(), key);
         key
     }
 
-    pub fn get(&self, id: &str) -> Option<ArtistKey> {
+    pub(crate) fn get(&self, id: &str) -> Option<ArtistKey> {
         self.keys.get(id).copied()
     }
 
     /// The id of `key`; empty for a key this index never gave out.
-    pub fn id(&self, key: ArtistKey) -> &str {
+    pub(crate) fn id(&self, key: ArtistKey) -> &str {
         self.ids.get(key as usize).map_or("", |id| id)
-    }
-
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
     }
 }
 
-/// A top track waiting for its rank: only what the catalog stores, its four texts in one
-/// allocation (the import holds up to `kept` of these per artist; one allocation instead of
-/// four takes a third off the memory of a large import).
+/// A top track waiting for its rank: only what the catalog stores, its four texts (id,
+/// name, album name, image url) back to back in one allocation, since the import holds up
+/// to `kept` of these per artist and one allocation instead of four takes a third off the
+/// memory of a large import. A blank album name or url is absent.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrackCandidate {
-    /// Track id, name, album name and image url, back to back.
+pub(crate) struct TrackCandidate {
     text: Box<str>,
     /// Where the id, the name and the album name end in `text`.
     ends: [u32; 3],
-    pub popularity: Option<i32>,
-    pub rank: Option<i32>,
+    popularity: Option<i32>,
+    rank: Option<i32>,
 }
 
 impl TrackCandidate {
-    /// A candidate from its parts. Blank album names and urls are absent, as the record
-    /// mapping makes them.
-    pub fn new(
-        track_id: &str,
-        name: &str,
-        album_name: Option<&str>,
-        image_url: Option<&str>,
-        popularity: Option<i32>,
-        rank: Option<i32>,
-    ) -> Self {
-        let (album, image) = (album_name.unwrap_or(""), image_url.unwrap_or(""));
-        let mut text =
-            String::with_capacity(track_id.len() + name.len() + album.len() + image.len());
-        let mut ends = [0u32; 3];
-        for (end, part) in ends.iter_mut().zip([track_id, name, album]) {
-            text.push_str(part);
-            // An item is at most 400 KB: its texts' offsets fit in u32; saturating keeps this
-            // total.
-            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    /// The id, the name, the album name and the image url.
+    fn parts(&self) -> [&str; 4] {
+        let [id, name, album] = self.ends.map(|end| end as usize);
+        let part = |from: usize, to: usize| self.text.get(from..to).unwrap_or("");
+        let image = part(album, self.text.len());
+        [part(0, id), part(id, name), part(name, album), image]
+    }
+
+    pub(crate) fn track_id(&self) -> &str {
+        self.text.get(..self.ends[0] as usize).unwrap_or("")
+    }
+
+    /// The track as the store takes it.
+    pub(crate) fn to_top_track(&self) -> TopTrack {
+        let [id, name, album, image] = self.parts().map(str::to_owned);
+        let present = |text: String| Some(text).filter(|t| !t.is_empty());
+        TopTrack {
+            id,
+            name,
+            album_name: present(album),
+            image_url: present(image),
+            popularity: self.popularity,
+            // The old bot kept none of these; the sync fills them in.
+            deezer_rank: None,
+            isrc: None,
+            url: None,
+            duration_ms: None,
         }
-        text.push_str(image);
-        Self {
-            text: text.into_boxed_str(),
-            ends,
-            popularity,
-            rank,
-        }
-    }
-
-    fn part(&self, from: u32, to: Option<u32>) -> &str {
-        let from = (from as usize).min(self.text.len());
-        let to = to.map_or(self.text.len(), |to| (to as usize).min(self.text.len()));
-        self.text.get(from..to).unwrap_or("")
-    }
-
-    pub fn track_id(&self) -> &str {
-        self.part(0, Some(self.ends[0]))
-    }
-
-    pub fn name(&self) -> &str {
-        self.part(self.ends[0], Some(self.ends[1]))
-    }
-
-    pub fn album_name(&self) -> Option<&str> {
-        Some(self.part(self.ends[1], Some(self.ends[2]))).filter(|a| !a.is_empty())
-    }
-
-    pub fn image_url(&self) -> Option<&str> {
-        Some(self.part(self.ends[2], None)).filter(|u| !u.is_empty())
     }
 }
 
 impl From<TopTrackRecord> for TrackCandidate {
     fn from(record: TopTrackRecord) -> Self {
-        Self::new(
-            &record.track_id,
-            &record.name,
-            record.album_name.as_deref(),
-            record.image_url.as_deref(),
-            record.popularity,
-            record.rank,
-        )
+        let (album, image) = (record.album_name.unwrap_or_default(), record.image_url);
+        let parts = [
+            record.track_id,
+            record.name,
+            album,
+            image.unwrap_or_default(),
+        ];
+        let mut ends = [0; 3];
+        let mut text = String::with_capacity(parts.iter().map(String::len).sum());
+        for (index, part) in parts.iter().enumerate() {
+            text.push_str(part);
+            if let Some(end) = ends.get_mut(index) {
+                // An item is at most 400 KB: its offsets fit; saturating keeps this total.
+                *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            }
+        }
+        let (popularity, rank) = (record.popularity, record.rank);
+        let text = text.into_boxed_str();
+        Self {
+            text,
+            ends,
+            popularity,
+            rank,
+        }
     }
 }
 
 /// A related artist waiting for its rank.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RelatedCandidate {
-    pub related: ArtistKey,
-    pub rank: Option<i32>,
-    pub score: Option<RelatedScore>,
+pub(crate) struct RelatedCandidate {
+    pub(crate) related: ArtistKey,
+    rank: Option<i32>,
+    score: Option<RelatedScore>,
 }
 
 impl RelatedCandidate {
-    pub fn new(related: ArtistKey, record: &RelatedRecord) -> Self {
+    pub(crate) fn new(related: ArtistKey, record: &RelatedRecord) -> Self {
+        let (rank, score) = (record.rank, record.score);
         Self {
             related,
-            rank: record.rank,
-            score: record.score,
+            rank,
+            score,
         }
     }
 }
 
-/// Ranked rows first, lowest rank first.
-fn by_rank(a: Option<i32>, b: Option<i32>) -> Ordering {
+/// `Some` before `None`; two `Some`s by `order`.
+fn known_first<T>(a: Option<T>, b: Option<T>, order: impl Fn(T, T) -> Ordering) -> Ordering {
     match (a, b) {
-        (Some(a), Some(b)) => a.cmp(&b),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
+        (Some(a), Some(b)) => order(a, b),
+        (a, b) => b.is_some().cmp(&a.is_some()),
     }
 }
 
-/// Highest popularity first, unknown last.
-fn by_popularity(a: Option<i32>, b: Option<i32>) -> Ordering {
-    match (a, b) {
-        (Some(a), Some(b)) => b.cmp(&a),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
-}
-
-/// Closest first, in each score's own direction; unknown last. A list mixing similarities
-/// and distances has no common scale: similarities go first, so the order stays fixed.
-fn by_score(a: Option<RelatedScore>, b: Option<RelatedScore>) -> Ordering {
+/// Closest first, in each score's own direction. A list mixing similarities and distances
+/// has no common scale: similarities go first, so the order stays fixed.
+fn by_score(a: RelatedScore, b: RelatedScore) -> Ordering {
     use RelatedScore::{Distance, Similarity};
     match (a, b) {
-        (Some(Similarity(a)), Some(Similarity(b))) => b.total_cmp(&a),
-        (Some(Distance(a)), Some(Distance(b))) => a.total_cmp(&b),
-        (Some(Similarity(_)), Some(Distance(_))) => Ordering::Less,
-        (Some(Distance(_)), Some(Similarity(_))) => Ordering::Greater,
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
+        (Similarity(a), Similarity(b)) => b.total_cmp(&a),
+        (Distance(a), Distance(b)) => a.total_cmp(&b),
+        (Similarity(_), Distance(_)) => Ordering::Less,
+        (Distance(_), Similarity(_)) => Ordering::Greater,
     }
-}
-
-/// The order of one artist's top tracks, best first.
-pub fn track_order(a: &TrackCandidate, b: &TrackCandidate) -> Ordering {
-    by_rank(a.rank, b.rank)
-        .then_with(|| by_popularity(a.popularity, b.popularity))
-        .then_with(|| a.track_id().cmp(b.track_id()))
-}
-
-/// The order of one artist's related artists, most related first.
-pub fn related_order(a: &RelatedCandidate, b: &RelatedCandidate, index: &ArtistIndex) -> Ordering {
-    by_rank(a.rank, b.rank)
-        .then_with(|| by_score(a.score, b.score))
-        .then_with(|| index.id(a.related).cmp(index.id(b.related)))
 }
 
 /// One artist's best rows so far, best first.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Group<T> {
+pub(crate) struct Group<T> {
     /// When the oldest file that contributed to the list was fetched.
-    pub fetched_at: NaiveDateTime,
-    pub rows: Vec<T>,
+    pub(crate) fetched_at: NaiveDateTime,
+    pub(crate) rows: Vec<T>,
 }
 
 /// Every artist's best rows, at most `kept` each.
 #[derive(Debug)]
-pub struct Groups<T> {
+pub(crate) struct Groups<T> {
     kept: usize,
     by_artist: HashMap<ArtistKey, Group<T>>,
     offered: u64,
 }
 
 impl<T> Groups<T> {
-    pub fn new(kept: usize) -> Self {
+    pub(crate) fn new(kept: usize) -> Self {
+        let (kept, by_artist) = (kept.max(1), HashMap::new());
         Self {
-            kept: kept.max(1),
-            by_artist: HashMap::new(),
+            kept,
+            by_artist,
             offered: 0,
         }
     }
@@ -239,19 +198,19 @@ impl<T> Groups<T> {
     /// (`same` tells two rows of the same track or related artist; `order` ranks them).
     fn offer(
         &mut self,
-        artist: ArtistKey,
-        fetched_at: NaiveDateTime,
+        (artist, fetched_at): (ArtistKey, NaiveDateTime),
         candidate: T,
         same: impl Fn(&T, &T) -> bool,
         order: impl Fn(&T, &T) -> Ordering,
     ) {
         self.offered += 1;
         let kept = self.kept;
-        let group = self.by_artist.entry(artist).or_insert_with(|| Group {
-            fetched_at,
-            // Exactly `kept`: lists never grow past it, so no capacity is wasted.
-            rows: Vec::with_capacity(kept),
-        });
+        // Exactly `kept`: lists never grow past it, so no capacity is wasted.
+        let rows = Vec::with_capacity(kept);
+        let group = self
+            .by_artist
+            .entry(artist)
+            .or_insert(Group { fetched_at, rows });
         group.fetched_at = group.fetched_at.min(fetched_at);
         let rows = &mut group.rows;
         if let Some(at) = rows.iter().position(|row| same(row, &candidate)) {
@@ -263,30 +222,19 @@ impl<T> Groups<T> {
         // After rows that rank the same, so the first one read wins a tie.
         let at = rows.partition_point(|row| order(row, &candidate) != Ordering::Greater);
         if at < kept {
-            if rows.len() == kept {
-                rows.pop();
-            }
+            rows.truncate(kept - 1);
             rows.insert(at, candidate);
         }
     }
 
-    /// Rows offered so far.
-    pub fn offered(&self) -> u64 {
-        self.offered
-    }
-
-    /// Rows held (at most `kept` per artist).
-    pub fn held(&self) -> u64 {
-        self.by_artist.values().map(|g| g.rows.len() as u64).sum()
-    }
-
-    /// Artists with at least one row.
-    pub fn artists(&self) -> usize {
-        self.by_artist.len()
+    /// Rows offered and not held: beyond the `kept` per artist, or repeated.
+    pub(crate) fn left_out(&self) -> u64 {
+        let held: usize = self.by_artist.values().map(|g| g.rows.len()).sum();
+        self.offered - held as u64
     }
 
     /// The groups in artist id order (so writes, and their batches, are deterministic).
-    pub fn into_sorted(self, index: &ArtistIndex) -> Vec<(ArtistKey, Group<T>)> {
+    pub(crate) fn into_sorted(self, index: &ArtistIndex) -> Vec<(ArtistKey, Group<T>)> {
         let mut groups: Vec<_> = self.by_artist.into_iter().collect();
         groups.sort_by(|(a, _), (b, _)| index.id(*a).cmp(index.id(*b)));
         groups
@@ -294,211 +242,59 @@ impl<T> Groups<T> {
 }
 
 impl Groups<TrackCandidate> {
-    pub fn offer_track(
-        &mut self,
-        artist: ArtistKey,
-        fetched_at: NaiveDateTime,
-        track: TrackCandidate,
-    ) {
-        self.offer(
-            artist,
-            fetched_at,
-            track,
-            |a, b| a.track_id() == b.track_id(),
-            track_order,
-        );
+    pub(crate) fn offer_track(&mut self, from: (ArtistKey, NaiveDateTime), track: TrackCandidate) {
+        let same = |a: &TrackCandidate, b: &TrackCandidate| a.track_id() == b.track_id();
+        self.offer(from, track, same, |a, b| {
+            known_first(a.rank, b.rank, |a, b| a.cmp(&b))
+                .then_with(|| known_first(a.popularity, b.popularity, |a, b| b.cmp(&a)))
+                .then_with(|| a.track_id().cmp(b.track_id()))
+        });
     }
 }
 
 impl Groups<RelatedCandidate> {
-    pub fn offer_related(
+    pub(crate) fn offer_related(
         &mut self,
-        artist: ArtistKey,
-        fetched_at: NaiveDateTime,
+        from: (ArtistKey, NaiveDateTime),
         related: RelatedCandidate,
         index: &ArtistIndex,
     ) {
-        self.offer(
-            artist,
-            fetched_at,
-            related,
-            |a, b| a.related == b.related,
-            |a, b| related_order(a, b, index),
-        );
+        let same = |a: &RelatedCandidate, b: &RelatedCandidate| a.related == b.related;
+        self.offer(from, related, same, |a, b| {
+            known_first(a.rank, b.rank, |a, b| a.cmp(&b))
+                .then_with(|| known_first(a.score, b.score, by_score))
+                .then_with(|| index.id(a.related).cmp(index.id(b.related)))
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
-
-    fn at(day: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2023, 1, day)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .expect("valid date")
-    }
-
-    fn track(id: &str, popularity: Option<i32>, rank: Option<i32>) -> TrackCandidate {
-        TrackCandidate::new(id, id, None, None, popularity, rank)
-    }
-
-    fn ids(groups: Groups<TrackCandidate>) -> Vec<String> {
-        let index = ArtistIndex::default();
-        groups
-            .into_sorted(&index)
-            .into_iter()
-            .flat_map(|(_, g)| g.rows.into_iter().map(|t| t.track_id().to_owned()))
-            .collect()
-    }
 
     #[test]
-    fn ranked_tracks_come_first_then_popularity_then_id() {
-        let mut groups = Groups::new(10);
-        for t in [
-            track("c", Some(50), None),
-            track("a", None, None),
-            track("b", Some(50), None),
-            track("r2", Some(1), Some(2)),
-            track("r1", None, Some(1)),
-            track("d", Some(90), None),
-        ] {
-            groups.offer_track(0, at(1), t);
-        }
-        assert_eq!(ids(groups), ["r1", "r2", "d", "b", "c", "a"]);
-    }
-
-    #[test]
-    fn only_the_best_kept_are_held_whatever_the_arrival_order() {
-        let tracks: Vec<_> = (0..30)
-            .map(|n| track(&format!("t{n:02}"), Some(n * 7 % 31), None))
-            .collect();
-        let mut forward = Groups::new(3);
-        let mut backward = Groups::new(3);
-        for t in &tracks {
-            forward.offer_track(0, at(1), t.clone());
-        }
-        for t in tracks.iter().rev() {
-            backward.offer_track(0, at(1), t.clone());
-        }
-        assert_eq!(forward.offered(), 30);
-        assert_eq!(forward.held(), 3);
-        let best = ids(forward);
-        assert_eq!(best, ids(backward));
-        assert_eq!(best, ["t22", "t13", "t04"]);
-    }
-
-    #[test]
-    fn a_repeated_track_keeps_its_best_occurrence_even_after_eviction() {
-        let mut groups = Groups::new(2);
-        groups.offer_track(0, at(2), track("x", Some(10), None));
-        groups.offer_track(0, at(2), track("y", Some(80), None));
-        groups.offer_track(0, at(2), track("z", Some(70), None));
-        // "x" was evicted; a better occurrence of it comes back in.
-        groups.offer_track(0, at(1), track("x", Some(90), None));
-        groups.offer_track(0, at(3), track("y", Some(5), None));
-        let group = &groups.into_sorted(&ArtistIndex::default())[0].1;
-        let held: Vec<_> = group
-            .rows
-            .iter()
-            .map(|t| (t.track_id(), t.popularity))
-            .collect();
-        assert_eq!(held, [("x", Some(90)), ("y", Some(80))]);
-        assert_eq!(
-            group.fetched_at,
-            at(1),
-            "the list is as old as its oldest file"
-        );
-    }
-
-    #[test]
-    fn related_scores_keep_their_direction() {
+    fn scores_keep_their_direction_and_ties_go_by_id() {
         let mut index = ArtistIndex::default();
-        let artist = index.insert("owner");
-        let [near, far, close, unknown] =
-            ["near", "far", "close", "unknown"].map(|id| index.insert(id));
+        let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
         let mut groups = Groups::new(10);
-        let offers = [
-            (far, Some(RelatedScore::Distance(0.9))),
-            (near, Some(RelatedScore::Distance(0.1))),
-            (unknown, None),
-            (close, Some(RelatedScore::Similarity(0.8))),
-        ];
-        for (related, score) in offers {
+        let (near, far) = (RelatedScore::Distance(0.1), RelatedScore::Distance(0.9));
+        let (close, closer) = (RelatedScore::Similarity(0.8), RelatedScore::Similarity(0.9));
+        let scores = [Some(far), Some(near), None, Some(close), Some(closer), None];
+        let ids = ["far", "near", "unknown-b", "close", "closer", "unknown-a"];
+        for (id, score) in ids.into_iter().zip(scores) {
+            let (related, rank) = (index.insert(id), None);
             let candidate = RelatedCandidate {
                 related,
-                rank: None,
+                rank,
                 score,
             };
-            groups.offer_related(artist, at(1), candidate, &index);
+            groups.offer_related((0, at), candidate, &index);
         }
         let rows = &groups.into_sorted(&index)[0].1.rows;
         let order: Vec<&str> = rows.iter().map(|r| index.id(r.related)).collect();
-        assert_eq!(order, ["close", "near", "far", "unknown"]);
-    }
-
-    #[test]
-    fn similarity_ranks_highest_first() {
-        let mut index = ArtistIndex::default();
-        let artist = index.insert("owner");
-        let mut groups = Groups::new(2);
-        for (id, similarity) in [("a", 0.2), ("b", 0.9), ("c", 0.5)] {
-            let candidate = RelatedCandidate {
-                related: index.insert(id),
-                rank: None,
-                score: Some(RelatedScore::Similarity(similarity)),
-            };
-            groups.offer_related(artist, at(1), candidate, &index);
-        }
-        let rows = &groups.into_sorted(&index)[0].1.rows;
-        let order: Vec<&str> = rows.iter().map(|r| index.id(r.related)).collect();
-        assert_eq!(order, ["b", "c"]);
-    }
-
-    #[test]
-    fn a_candidate_gives_back_its_texts() {
-        let full = TrackCandidate::new(
-            "id1",
-            "밤편지",
-            Some("Palette"),
-            Some("https://i/x"),
-            None,
-            None,
-        );
         assert_eq!(
-            (
-                full.track_id(),
-                full.name(),
-                full.album_name(),
-                full.image_url()
-            ),
-            ("id1", "밤편지", Some("Palette"), Some("https://i/x"))
+            order,
+            ["closer", "close", "near", "far", "unknown-a", "unknown-b"]
         );
-        let bare = TrackCandidate::new("id2", "Blueming", None, None, Some(1), Some(2));
-        assert_eq!(
-            (
-                bare.track_id(),
-                bare.name(),
-                bare.album_name(),
-                bare.image_url()
-            ),
-            ("id2", "Blueming", None, None)
-        );
-        let no_album = TrackCandidate::new("id3", "x", None, Some("https://i/y"), None, None);
-        assert_eq!(
-            (no_album.album_name(), no_album.image_url()),
-            (None, Some("https://i/y"))
-        );
-    }
-
-    #[test]
-    fn the_index_interns_each_id_once() {
-        let mut index = ArtistIndex::default();
-        let a = index.insert("A");
-        assert_eq!(index.insert("A"), a);
-        assert_ne!(index.insert("a"), a, "ids are case-sensitive");
-        assert_eq!(index.get("A"), Some(a));
-        assert_eq!(index.id(a), "A");
-        assert_eq!(index.len(), 2);
     }
 }

@@ -1,66 +1,89 @@
-//! Mapping one DynamoDB item of the old bot to a catalog record, with validation.
+//! One DynamoDB item of the old bot: which table it came from, and the catalog record it
+//! maps to, with validation.
 //!
 //! Owns what the old Python bot wrote and how it maps: numbers as `N` (or as `S` such as
-//! `"123"`), genres as `L` of `S` or `SS`, raw Spotify shapes (`followers.total`,
-//! `external_urls.spotify`, `images`, `album.name`, `album.images`) as fallbacks for the flat
-//! columns, and the 2020 related-artists batch's `y_artist`/`distance`. Absent or `NULL`
-//! values become `None`, never a made-up default. Ordering (ranks) is left to the importer.
-//! Must not touch: files, databases.
+//! `"123"`), read exactly; genres as `L` of `S` or `SS`; raw Spotify shapes
+//! (`followers.total`, `external_urls.spotify`, `images`, `album.name`, `album.images`) as
+//! fallbacks for the flat columns; the 2020 related-artists batch's `y_artist`/`distance`.
+//! Absent or `NULL` values become `None`, never a made-up default. Ordering (ranks) is left
+//! to `groups`. Must not touch: files, databases.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use super::attr::{AttrValue, Item};
-use super::number::{self, IntegerError};
-use super::table::TableKind;
+use super::attr::{AttrValue, IntegerError, Item, is_number, parse_float, parse_integer};
+use crate::catalog::ArtistProfile;
+
+/// The three tables of the old bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TableKind {
+    /// `artists`: `id`, `name`, `followers`, `popularity`, `url`, `image_url`, ...
+    Artists,
+    /// `top_tracks`: a track id (`id` or `track_id`) and `artist_id`, ...
+    TopTracks,
+    /// `related_artists`: `artist_id` and `related_id` (`y_artist` in the 2020 batch), ...
+    RelatedArtists,
+}
+
+impl fmt::Display for TableKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TableKind::Artists => "artists",
+            TableKind::TopTracks => "top_tracks",
+            TableKind::RelatedArtists => "related_artists",
+        })
+    }
+}
+
+/// Tells which table `item` belongs to, or `None` when it fits none or more than one:
+/// related artists have `artist_id` and `related_id` (or `y_artist`) and no track id; top
+/// tracks `artist_id` and a track id (`id` or `track_id`) and no related id; artists `id`
+/// and `name` and none of `artist_id`, `track_id`, `related_id`, `y_artist`. A `NULL`
+/// attribute counts as absent. Only presence is looked at: a present but malformed
+/// attribute is reported by [`to_record`], naming it.
+pub fn detect_table(item: &Item) -> Option<TableKind> {
+    let has = |name: &str| present(item, name).is_some();
+    let related = has("related_id") || has("y_artist");
+    let track = has("track_id") || has("id");
+    match (has("artist_id"), related, track) {
+        (true, true, false) => Some(TableKind::RelatedArtists),
+        (true, false, true) => Some(TableKind::TopTracks),
+        (false, false, _) if has("id") && has("name") && !has("track_id") => {
+            Some(TableKind::Artists)
+        }
+        _ => None,
+    }
+}
 
 /// The image size the bot shows (Spotify's middle size); the fallback picks the closest.
 const PREFERRED_IMAGE_PX: i64 = 300;
 
-/// Attributes each mapping reads (directly or as a fallback); the rest are reported in
-/// `ignored_attributes`.
-const ARTIST_ATTRIBUTES: [&str; 9] = [
-    "id",
-    "name",
-    "followers",
-    "popularity",
-    "url",
-    "image_url",
-    "genres",
-    "external_urls",
-    "images",
-];
-const TOP_TRACK_ATTRIBUTES: [&str; 10] = [
-    "id",
-    "track_id",
-    "artist_id",
-    "name",
-    "popularity",
-    "album_name",
-    "image_url",
-    "rank",
-    "album",
-    "images",
-];
-const RELATED_ATTRIBUTES: [&str; 8] = [
-    "artist_id",
-    "related_id",
-    "y_artist",
-    "rank_rel",
-    "rank",
-    "similarity",
-    "score",
-    "distance",
-];
+/// Attributes each mapping reads (directly or as a fallback), space-separated; the rest
+/// are reported in `ignored_attributes`.
+const ARTIST_ATTRIBUTES: &str = "id name followers popularity url image_url genres \
+                                 external_urls images";
+const TOP_TRACK_ATTRIBUTES: &str = "id track_id artist_id name popularity album_name \
+                                    image_url rank album images";
+const RELATED_ATTRIBUTES: &str = "artist_id related_id y_artist rank_rel rank similarity \
+                                  score distance";
 
 /// One catalog record made from one item.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImportRecord {
-    /// From the `artists` table.
     Artist(ArtistRecord),
-    /// From the `top_tracks` table.
     TopTrack(TopTrackRecord),
-    /// From the `related_artists` table.
     Related(RelatedRecord),
+}
+
+impl ImportRecord {
+    /// Attributes present in the item that its mapping does not read, by name.
+    pub(crate) fn ignored_attributes(&self) -> &[String] {
+        match self {
+            ImportRecord::Artist(a) => &a.ignored_attributes,
+            ImportRecord::TopTrack(t) => &t.ignored_attributes,
+            ImportRecord::Related(r) => &r.ignored_attributes,
+        }
+    }
 }
 
 /// An artist.
@@ -80,18 +103,29 @@ pub struct ArtistRecord {
     pub image_url: Option<String>,
     /// Genres in stored order, blanks and repeats dropped.
     pub genres: Vec<String>,
-    /// Attributes present in the item that this mapping does not read, by name.
     pub ignored_attributes: Vec<String>,
+}
+
+impl From<ArtistRecord> for ArtistProfile {
+    fn from(artist: ArtistRecord) -> Self {
+        ArtistProfile {
+            id: artist.id,
+            name: artist.name,
+            followers: artist.followers,
+            popularity: artist.popularity,
+            url: artist.url,
+            image_url: artist.image_url,
+            genres: artist.genres,
+        }
+    }
 }
 
 /// One of an artist's top tracks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopTrackRecord {
-    /// Spotify id of the artist the track is a top track of.
     pub artist_id: String,
-    /// Spotify track id, from `track_id` or `id`.
+    /// From `track_id` or `id`.
     pub track_id: String,
-    /// Track name as stored.
     pub name: String,
     /// 0 to 100.
     pub popularity: Option<i32>,
@@ -99,9 +133,8 @@ pub struct TopTrackRecord {
     pub album_name: Option<String>,
     /// `image_url`, else the `album.images` (or `images`) entry closest to 300 px.
     pub image_url: Option<String>,
-    /// `rank` (1 to 1000) when the item has one; the importer orders the rest.
+    /// `rank` (1 to 1000) when the item has one; `groups` orders the rest.
     pub rank: Option<i32>,
-    /// Attributes present in the item that this mapping does not read, by name.
     pub ignored_attributes: Vec<String>,
 }
 
@@ -117,97 +150,62 @@ pub enum RelatedScore {
 /// One related-artist edge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelatedRecord {
-    /// The artist the list belongs to.
     pub artist_id: String,
-    /// The related artist, from `related_id` or `y_artist`; never equal to `artist_id`.
+    /// From `related_id` or `y_artist`; never equal to `artist_id`.
     pub related_id: String,
     /// `rank_rel` or `rank` (1 to 1000) when present.
     pub rank: Option<i32>,
     /// `similarity`, `score` or `distance` when present (in that order of preference).
     pub score: Option<RelatedScore>,
-    /// Attributes present in the item that this mapping does not read, by name.
     pub ignored_attributes: Vec<String>,
 }
 
-/// Why an item could not become a record. The message names the attribute and the reason.
+/// Why an item could not become a record. The message names the attribute and the reason;
+/// stored texts in it are cut to 64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
     /// A required attribute is absent or `NULL`.
     #[error("attribute `{attribute}` is missing")]
-    Missing {
-        /// Attribute path.
-        attribute: String,
-    },
+    Missing { attribute: String },
     /// A required string is empty or only whitespace.
     #[error("attribute `{attribute}` is empty")]
-    Empty {
-        /// Attribute path.
-        attribute: String,
-    },
-    /// The attribute has another DynamoDB type than the mapping accepts.
+    Empty { attribute: String },
+    /// Another DynamoDB type than the mapping accepts.
     #[error("attribute `{attribute}` has type {found}, expected {expected}")]
     WrongType {
-        /// Attribute path.
         attribute: String,
-        /// Accepted type(s).
         expected: &'static str,
-        /// The DynamoDB type tag found.
         found: &'static str,
     },
     /// A numeric attribute (possibly stored as `S`) whose text is not a number.
     #[error("attribute `{attribute}` is {value:?}, which is not a number")]
-    NotANumber {
-        /// Attribute path.
-        attribute: String,
-        /// The stored text (shortened if long).
-        value: String,
-    },
+    NotANumber { attribute: String, value: String },
     /// An integer attribute with a fractional part.
     #[error("attribute `{attribute}` is {value}, which is not an integer")]
-    NotAnInteger {
-        /// Attribute path.
-        attribute: String,
-        /// The stored text.
-        value: String,
-    },
-    /// A number outside what the column accepts.
+    NotAnInteger { attribute: String, value: String },
+    /// A number outside what the column accepts (`allowed`, e.g. `0..=100`).
     #[error("attribute `{attribute}` is {value}, outside the allowed {allowed}")]
     OutOfRange {
-        /// Attribute path.
         attribute: String,
-        /// The stored text.
         value: String,
-        /// The accepted range, e.g. `0..=100`.
         allowed: String,
     },
     /// Not 1 to 64 ASCII letters and digits.
     #[error(
         "attribute `{attribute}` is {value:?}, which is not a Spotify id (1 to 64 ASCII letters and digits)"
     )]
-    InvalidId {
-        /// Attribute path.
-        attribute: String,
-        /// The stored text (shortened if long).
-        value: String,
-    },
+    InvalidId { attribute: String, value: String },
     /// Two attributes that mean the same thing (e.g. `id` and `track_id`) disagree.
     #[error("attributes `{attribute}` ({value}) and `{other}` ({other_value}) disagree")]
     Conflict {
-        /// The preferred attribute.
         attribute: String,
-        /// Its value, as text.
         value: String,
-        /// The alias.
         other: String,
-        /// Its value, as text.
         other_value: String,
     },
     /// A related-artist edge from an artist to itself.
     #[error("attribute `related_id` is {artist_id}, the artist itself")]
-    SelfRelated {
-        /// The artist.
-        artist_id: String,
-    },
+    SelfRelated { artist_id: String },
 }
 
 impl RecordError {
@@ -227,7 +225,7 @@ impl RecordError {
     }
 }
 
-/// Maps `item` as a record of table `kind` (see [`super::detect_table`]).
+/// Maps `item` as a record of table `kind` (see [`detect_table`]).
 pub fn to_record(kind: TableKind, item: &Item) -> Result<ImportRecord, RecordError> {
     match kind {
         TableKind::Artists => artist(item).map(ImportRecord::Artist),
@@ -238,26 +236,19 @@ pub fn to_record(kind: TableKind, item: &Item) -> Result<ImportRecord, RecordErr
 
 fn artist(item: &Item) -> Result<ArtistRecord, RecordError> {
     let id = spotify_id(item, "id")?;
-    let name = required_text(item, "name")?.to_owned();
+    let name = required_text(item, "name")?;
     let followers = match present(item, "followers") {
-        None => None,
-        Some(AttrValue::M(raw)) => match present(raw, "total") {
-            None => None,
-            Some(total) => integer(total, "followers.total", 0, i64::MAX)?,
-        },
-        Some(value) => integer(value, "followers", 0, i64::MAX)?,
+        Some(AttrValue::M(raw)) => integer(present(raw, "total"), "followers.total", 0, i64::MAX)?,
+        value => integer(value, "followers", 0, i64::MAX)?,
     };
-    let popularity = popularity(item)?;
+    let popularity = small_integer(item, "popularity", 0, 100)?;
     let url = match optional_text(item, "url")? {
-        Some(url) => Some(url),
         None => nested_text(item, "external_urls", "spotify")?,
+        url => url,
     };
     let image_url = match optional_text(item, "image_url")? {
-        Some(url) => Some(url),
-        None => match present(item, "images") {
-            Some(images) => closest_image(images, "images")?,
-            None => None,
-        },
+        None => closest_image(present(item, "images"), "images")?,
+        url => url,
     };
     Ok(ArtistRecord {
         id,
@@ -267,7 +258,7 @@ fn artist(item: &Item) -> Result<ArtistRecord, RecordError> {
         url,
         image_url,
         genres: genres(item)?,
-        ignored_attributes: ignored(item, &ARTIST_ATTRIBUTES),
+        ignored_attributes: ignored(item, ARTIST_ATTRIBUTES),
     })
 }
 
@@ -277,45 +268,36 @@ fn top_track(item: &Item) -> Result<TopTrackRecord, RecordError> {
         attribute: "track_id".into(),
     })?;
     let track_id = spotify_id(item, track_attribute)?;
-    let name = required_text(item, "name")?.to_owned();
+    let name = required_text(item, "name")?;
     let album_name = match optional_text(item, "album_name")? {
-        Some(name) => Some(name),
         None => nested_text(item, "album", "name")?,
+        name => name,
     };
     let image_url = match optional_text(item, "image_url")? {
-        Some(url) => Some(url),
         None => track_image_fallback(item)?,
-    };
-    let rank = match present(item, "rank") {
-        Some(value) => integer(value, "rank", 1, 1000)?.map(narrow),
-        None => None,
+        url => url,
     };
     Ok(TopTrackRecord {
         artist_id,
         track_id,
         name,
-        popularity: popularity(item)?,
         album_name,
         image_url,
-        rank,
-        ignored_attributes: ignored(item, &TOP_TRACK_ATTRIBUTES),
+        rank: small_integer(item, "rank", 1, 1000)?,
+        popularity: small_integer(item, "popularity", 0, 100)?,
+        ignored_attributes: ignored(item, TOP_TRACK_ATTRIBUTES),
     })
 }
 
 /// A raw Spotify track keeps its cover under `album.images`; a few shapes put `images` at
 /// the top level.
 fn track_image_fallback(item: &Item) -> Result<Option<String>, RecordError> {
-    if let Some(album) = present(item, "album") {
-        let AttrValue::M(album) = album else {
-            return Err(wrong_type("album", "M", album));
-        };
-        if let Some(images) = present(album, "images") {
-            return closest_image(images, "album.images");
+    match present(item, "album") {
+        Some(AttrValue::M(album)) if present(album, "images").is_some() => {
+            closest_image(present(album, "images"), "album.images")
         }
-    }
-    match present(item, "images") {
-        Some(images) => closest_image(images, "images"),
-        None => Ok(None),
+        Some(AttrValue::M(_)) | None => closest_image(present(item, "images"), "images"),
+        Some(album) => Err(wrong_type("album", "M", album)),
     }
 }
 
@@ -330,33 +312,32 @@ fn related(item: &Item) -> Result<RelatedRecord, RecordError> {
         return Err(RecordError::SelfRelated { artist_id });
     }
     let rank = match one_of(item, "rank_rel", "rank")? {
-        Some((attribute, value)) => integer(value, attribute, 1, 1000)?.map(narrow),
+        Some((attribute, value)) => integer(Some(value), attribute, 1, 1000)?.map(narrow),
         None => None,
     };
-    let score = if let Some(value) = present(item, "similarity") {
-        float(value, "similarity")?.map(RelatedScore::Similarity)
-    } else if let Some(value) = present(item, "score") {
-        float(value, "score")?.map(RelatedScore::Similarity)
-    } else if let Some(value) = present(item, "distance") {
-        match float(value, "distance")? {
+    let similarity = ["similarity", "score"]
+        .into_iter()
+        .find_map(|name| present(item, name).map(|value| (name, value)));
+    let score = match (similarity, present(item, "distance")) {
+        (Some((name, value)), _) => float(value, name)?.map(RelatedScore::Similarity),
+        (None, Some(value)) => match float(value, "distance")? {
             Some(d) if d < 0.0 => {
                 return Err(RecordError::OutOfRange {
                     attribute: "distance".into(),
-                    value: number_text(value),
+                    value: value_text(value, false),
                     allowed: ">= 0".into(),
                 });
             }
             d => d.map(RelatedScore::Distance),
-        }
-    } else {
-        None
+        },
+        (None, None) => None,
     };
     Ok(RelatedRecord {
         artist_id,
         related_id,
         rank,
         score,
-        ignored_attributes: ignored(item, &RELATED_ATTRIBUTES),
+        ignored_attributes: ignored(item, RELATED_ATTRIBUTES),
     })
 }
 
@@ -375,9 +356,9 @@ fn one_of<'i>(
     match (present(item, preferred), present(item, alias)) {
         (Some(a), Some(b)) if a != b => Err(RecordError::Conflict {
             attribute: preferred.into(),
-            value: value_text(a),
+            value: value_text(a, true),
             other: alias.into(),
-            other_value: value_text(b),
+            other_value: value_text(b, true),
         }),
         (Some(a), _) => Ok(Some((preferred, a))),
         (None, Some(b)) => Ok(Some((alias, b))),
@@ -394,7 +375,7 @@ fn wrong_type(attribute: &str, expected: &'static str, found: &AttrValue) -> Rec
 }
 
 /// A required, non-blank `S`.
-fn required_text<'i>(item: &'i Item, name: &str) -> Result<&'i str, RecordError> {
+fn required_text(item: &Item, name: &str) -> Result<String, RecordError> {
     match present(item, name) {
         None => Err(RecordError::Missing {
             attribute: name.into(),
@@ -402,7 +383,7 @@ fn required_text<'i>(item: &'i Item, name: &str) -> Result<&'i str, RecordError>
         Some(AttrValue::S(s)) if s.trim().is_empty() => Err(RecordError::Empty {
             attribute: name.into(),
         }),
-        Some(AttrValue::S(s)) => Ok(s),
+        Some(AttrValue::S(s)) => Ok(s.clone()),
         Some(other) => Err(wrong_type(name, "S", other)),
     }
 }
@@ -411,21 +392,18 @@ fn required_text<'i>(item: &'i Item, name: &str) -> Result<&'i str, RecordError>
 fn spotify_id(item: &Item, name: &str) -> Result<String, RecordError> {
     let id = required_text(item, name)?;
     if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        Ok(id.to_owned())
+        Ok(id)
     } else {
         Err(RecordError::InvalidId {
             attribute: name.into(),
-            value: excerpt(id),
+            value: excerpt(&id),
         })
     }
 }
 
 /// An optional `S`; blank counts as absent, since the old bot wrote `""` for "none".
-fn optional_text(
-    map: &BTreeMap<String, AttrValue>,
-    name: &str,
-) -> Result<Option<String>, RecordError> {
-    text_value(present(map, name), name)
+fn optional_text(item: &Item, name: &str) -> Result<Option<String>, RecordError> {
+    text_value(present(item, name), name)
 }
 
 fn text_value(value: Option<&AttrValue>, attribute: &str) -> Result<Option<String>, RecordError> {
@@ -446,17 +424,14 @@ fn nested_text(item: &Item, outer: &str, inner: &str) -> Result<Option<String>, 
     }
 }
 
-fn popularity(item: &Item) -> Result<Option<i32>, RecordError> {
-    Ok(match present(item, "popularity") {
-        Some(value) => integer(value, "popularity", 0, 100)?.map(narrow),
-        None => None,
-    })
+/// An integer attribute of a small range (at most 0..=1000), narrowed to `i32`.
+fn small_integer(item: &Item, name: &str, min: i64, max: i64) -> Result<Option<i32>, RecordError> {
+    Ok(integer(present(item, name), name, min, max)?.map(narrow))
 }
 
-/// Narrows a value already checked to lie in a small range (at most 0..=1000).
+/// Narrows a value already checked to lie in a small range.
 fn narrow(value: i64) -> i32 {
-    // Callers only pass values within 0..=1000, which always fit; saturating keeps this
-    // total without a panic path.
+    // Callers only pass values within 0..=1000; saturating keeps this without a panic path.
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
@@ -471,32 +446,30 @@ fn numeric_text<'v>(value: &'v AttrValue, attribute: &str) -> Result<Option<&'v 
     }
 }
 
-/// An exact integer within `min..=max`.
+/// An exact integer within `min..=max`, when present.
 fn integer(
-    value: &AttrValue,
+    value: Option<&AttrValue>,
     attribute: &str,
     min: i64,
     max: i64,
 ) -> Result<Option<i64>, RecordError> {
-    let Some(text) = numeric_text(value, attribute)? else {
+    let Some(text) = value
+        .map(|v| numeric_text(v, attribute))
+        .transpose()?
+        .flatten()
+    else {
         return Ok(None);
     };
-    let out_of_range = || RecordError::OutOfRange {
-        attribute: attribute.into(),
-        value: excerpt(text),
-        allowed: format!("{min}..={max}"),
-    };
-    match number::parse_integer(text) {
+    let (attribute, value) = (attribute.to_owned(), excerpt(text));
+    match parse_integer(text) {
         Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-        Ok(_) | Err(IntegerError::OutOfRange) => Err(out_of_range()),
-        Err(IntegerError::NotAnInteger) => Err(RecordError::NotAnInteger {
-            attribute: attribute.into(),
-            value: excerpt(text),
+        Ok(_) | Err(IntegerError::OutOfRange) => Err(RecordError::OutOfRange {
+            attribute,
+            value,
+            allowed: format!("{min}..={max}"),
         }),
-        Err(IntegerError::NotANumber) => Err(RecordError::NotANumber {
-            attribute: attribute.into(),
-            value: excerpt(text),
-        }),
+        Err(IntegerError::NotAnInteger) => Err(RecordError::NotAnInteger { attribute, value }),
+        Err(IntegerError::NotANumber) => Err(RecordError::NotANumber { attribute, value }),
     }
 }
 
@@ -505,26 +478,29 @@ fn float(value: &AttrValue, attribute: &str) -> Result<Option<f64>, RecordError>
     let Some(text) = numeric_text(value, attribute)? else {
         return Ok(None);
     };
-    match number::parse_float(text) {
+    let (attribute, value) = (attribute.to_owned(), excerpt(text));
+    match parse_float(text) {
         Some(f) => Ok(Some(f)),
-        None if number::is_number(text) => Err(RecordError::OutOfRange {
-            attribute: attribute.into(),
-            value: excerpt(text),
+        None if is_number(text) => Err(RecordError::OutOfRange {
+            attribute,
+            value,
             allowed: "a finite float".into(),
         }),
-        None => Err(RecordError::NotANumber {
-            attribute: attribute.into(),
-            value: excerpt(text),
-        }),
+        None => Err(RecordError::NotANumber { attribute, value }),
     }
 }
 
 /// From a Spotify `images` list (`L` of `M` with `url`, `height`, `width`), the url of the
 /// image closest to 300 px. Entries without a url are skipped; entries without a size are
 /// chosen only when no entry has one; ties go to the earlier entry.
-fn closest_image(images: &AttrValue, attribute: &str) -> Result<Option<String>, RecordError> {
-    let AttrValue::L(entries) = images else {
-        return Err(wrong_type(attribute, "L", images));
+fn closest_image(
+    images: Option<&AttrValue>,
+    attribute: &str,
+) -> Result<Option<String>, RecordError> {
+    let entries = match images {
+        None => return Ok(None),
+        Some(AttrValue::L(entries)) => entries,
+        Some(other) => return Err(wrong_type(attribute, "L", other)),
     };
     let mut best: Option<(u64, String)> = None;
     for (index, entry) in entries.iter().enumerate() {
@@ -537,10 +513,8 @@ fn closest_image(images: &AttrValue, attribute: &str) -> Result<Option<String>, 
         };
         let mut size = None;
         for side in ["height", "width"] {
-            if let Some(value) = present(image, side) {
-                let px = integer(value, &format!("{path}.{side}"), 0, 100_000)?;
-                size = size.max(px);
-            }
+            let px = integer(present(image, side), &format!("{path}.{side}"), 0, 100_000)?;
+            size = size.max(px);
         }
         let distance = size.map_or(u64::MAX, |px| px.abs_diff(PREFERRED_IMAGE_PX));
         if best.as_ref().is_none_or(|(d, _)| distance < *d) {
@@ -552,47 +526,38 @@ fn closest_image(images: &AttrValue, attribute: &str) -> Result<Option<String>, 
 
 /// Genres from `L` of `S` or from `SS`, blanks and repeats dropped, order kept.
 fn genres(item: &Item) -> Result<Vec<String>, RecordError> {
+    let listed: Vec<&String> = match present(item, "genres") {
+        None => Vec::new(),
+        Some(AttrValue::Ss(set)) => set.iter().collect(),
+        Some(AttrValue::L(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(index, genre)| match genre {
+                AttrValue::S(g) => Ok(g),
+                other => Err(wrong_type(&format!("genres[{index}]"), "S", other)),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(wrong_type("genres", "L of S, or SS", other)),
+    };
     let mut out: Vec<String> = Vec::new();
-    let mut add = |genre: &str| {
-        let genre = genre.trim();
+    for genre in listed.iter().map(|g| g.trim()) {
         if !genre.is_empty() && !out.iter().any(|g| g == genre) {
             out.push(genre.to_owned());
         }
-    };
-    match present(item, "genres") {
-        None => {}
-        Some(AttrValue::Ss(set)) => set.iter().for_each(|g| add(g)),
-        Some(AttrValue::L(list)) => {
-            for (index, genre) in list.iter().enumerate() {
-                match genre {
-                    AttrValue::S(g) => add(g),
-                    other => return Err(wrong_type(&format!("genres[{index}]"), "S", other)),
-                }
-            }
-        }
-        Some(other) => return Err(wrong_type("genres", "L of S, or SS", other)),
     }
     Ok(out)
 }
 
-/// Names of the item's attributes the mapping does not read.
-fn ignored(item: &Item, known: &[&str]) -> Vec<String> {
-    item.keys()
-        .filter(|name| !known.contains(&name.as_str()))
-        .cloned()
-        .collect()
+/// Names of the item's attributes the mapping does not read (`known`, space-separated).
+fn ignored(item: &Item, known: &str) -> Vec<String> {
+    let unknown = |name: &&String| !known.split_ascii_whitespace().any(|k| k == *name);
+    item.keys().filter(unknown).cloned().collect()
 }
 
-/// A value as short text for messages.
-fn value_text(value: &AttrValue) -> String {
+/// A value as short text for messages: quoted for a conflict, trimmed for a number.
+fn value_text(value: &AttrValue, quoted: bool) -> String {
     match value {
-        AttrValue::S(s) | AttrValue::N(s) => format!("{:?}", excerpt(s)),
-        other => other.type_tag().to_owned(),
-    }
-}
-
-fn number_text(value: &AttrValue) -> String {
-    match value {
+        AttrValue::S(s) | AttrValue::N(s) if quoted => format!("{:?}", excerpt(s)),
         AttrValue::S(s) | AttrValue::N(s) => excerpt(s.trim()),
         other => other.type_tag().to_owned(),
     }
@@ -600,8 +565,7 @@ fn number_text(value: &AttrValue) -> String {
 
 /// At most 64 characters of `s`, so one absurd value cannot flood a log line.
 fn excerpt(s: &str) -> String {
-    const MAX_CHARS: usize = 64;
-    match s.char_indices().nth(MAX_CHARS) {
+    match s.char_indices().nth(64) {
         Some((cut, _)) => format!("{}…", &s[..cut]),
         None => s.to_owned(),
     }

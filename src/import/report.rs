@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use super::reader::{CountMismatch, ExportFormat};
-use super::table::TableKind;
+use super::reader::{CountMismatch, ExportFormat, FileSummary};
+use super::record::TableKind;
 use crate::store::import::ImportWrites;
 
 /// Distinct ignored attribute names listed by name; the rest are counted together.
-pub const IGNORED_NAMES_LISTED: usize = 50;
+const IGNORED_NAMES_LISTED: usize = 50;
 
 /// Counts for one table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,15 +42,17 @@ pub struct TableCounts {
 }
 
 impl TableCounts {
-    pub fn add(&mut self, other: &TableCounts) {
+    fn add(&mut self, other: &TableCounts) {
         self.read += other.read;
-        self.imported += other.imported;
-        self.updated += other.updated;
-        self.unchanged += other.unchanged;
-        self.kept_newer += other.kept_newer;
         self.left_out += other.left_out;
-        self.removed += other.removed;
         self.rejected += other.rejected;
+        self.add_writes(ImportWrites {
+            inserted: other.imported,
+            updated: other.updated,
+            unchanged: other.unchanged,
+            kept_newer: other.kept_newer,
+            removed: other.removed,
+        });
     }
 
     pub(crate) fn add_writes(&mut self, writes: ImportWrites) {
@@ -66,9 +68,9 @@ impl TableCounts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileReport {
     pub path: PathBuf,
-    /// The table it holds (given with `--table`, or recognized from its first item).
+    /// Given with `--table`, or recognized from its first item.
     pub table: TableKind,
-    /// When its data counts as fetched (`--fetched-at`, else the file's modification time).
+    /// `--fetched-at`, else the file's modification time.
     pub fetched_at: NaiveDateTime,
     pub format: ExportFormat,
     pub gzip: bool,
@@ -81,6 +83,27 @@ pub struct FileReport {
     pub count_mismatches: Vec<CountMismatch>,
 }
 
+impl FileReport {
+    pub(crate) fn new(
+        path: PathBuf,
+        table: TableKind,
+        fetched_at: NaiveDateTime,
+        summary: FileSummary,
+    ) -> Self {
+        Self {
+            path,
+            table,
+            fetched_at,
+            format: summary.format,
+            gzip: summary.gzip,
+            pages: summary.pages,
+            items: summary.items,
+            last_page_continues: summary.last_page_continues,
+            count_mismatches: summary.count_mismatches,
+        }
+    }
+}
+
 /// An item that could not be imported, or a file that could not be read to its end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
@@ -88,6 +111,16 @@ pub struct Rejection {
     pub place: String,
     pub table: Option<TableKind>,
     pub reason: String,
+}
+
+impl Rejection {
+    pub(crate) fn new(place: String, table: Option<TableKind>, reason: String) -> Self {
+        Self {
+            place,
+            table,
+            reason,
+        }
+    }
 }
 
 impl std::fmt::Display for Rejection {
@@ -110,20 +143,12 @@ pub struct ImportReport {
     pub failed_files: u64,
     /// Attribute occurrences the catalog has no place for, over all items.
     pub ignored_attributes: u64,
-    /// The same by attribute name (the first [`IGNORED_NAMES_LISTED`] names met).
+    /// The same by attribute name (the first 50 names met).
     pub ignored_by_name: BTreeMap<String, u64>,
     pub elapsed: Duration,
 }
 
 impl ImportReport {
-    pub fn table(&self, kind: TableKind) -> &TableCounts {
-        match kind {
-            TableKind::Artists => &self.artists,
-            TableKind::TopTracks => &self.top_tracks,
-            TableKind::RelatedArtists => &self.related,
-        }
-    }
-
     pub(crate) fn table_mut(&mut self, kind: TableKind) -> &mut TableCounts {
         match kind {
             TableKind::Artists => &mut self.artists,

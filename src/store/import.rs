@@ -26,57 +26,52 @@
 //! running at the same moment could refresh an artist between a batch's read and its
 //! write; run the import while no sync runs.
 //!
+//! Top tracks and related artists share one read-decide-write ([`Store::import_lists`]),
+//! generic over the table through [`RankedTable`].
+//!
 //! Must not touch: files, parsing, ranking (lists arrive best first), providers.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
-use entity::{artists, related_artists, top_tracks};
+use entity::artists;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 
 use super::artists::{NAME_LEN, fit, fit_url, genres_json};
-use super::refresh::{upsert_related, upsert_top_tracks};
+use super::ranked::{Made, RankedTable, Row, delete_unlisted, ranked_rows, upsert_rows};
 use super::{IN_CHUNK, Store, StoreError};
-use crate::catalog::{AddedVia, ArtistProfile, Source, TopTrack};
+use crate::catalog::{AddedVia, ArtistProfile, Source};
 use crate::names::name_key;
 
 /// Rows per multi-row statement: a few hundred keeps each statement well inside both
 /// backends' parameter limits (artists have 19 columns) and each transaction short.
-pub const IMPORT_BATCH_ROWS: usize = 400;
+pub(crate) const IMPORT_BATCH_ROWS: usize = 400;
 
 /// An artist as an export describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImportedArtist {
-    pub profile: ArtistProfile,
+pub(crate) struct ImportedArtist {
+    pub(crate) profile: ArtistProfile,
     /// When the export's data was fetched from Spotify.
-    pub fetched_at: NaiveDateTime,
+    pub(crate) fetched_at: NaiveDateTime,
 }
 
-/// One artist's imported top tracks, best first: a track's rank is its position.
+/// One artist's imported list of a ranked table (top tracks, related artists' ids), best
+/// first: an item's rank is its position. Related artists must be catalog artists by the
+/// time the list is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImportedTopTracks {
-    pub artist_id: String,
-    /// When the oldest of these tracks was fetched (the list is as old as its oldest part).
-    pub fetched_at: NaiveDateTime,
-    pub tracks: Vec<TopTrack>,
-}
-
-/// One artist's imported related artists, most related first; every id must be a
-/// catalog artist by the time the list is written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImportedRelated {
-    pub artist_id: String,
-    /// When the oldest of these rows was fetched.
-    pub fetched_at: NaiveDateTime,
-    pub related_ids: Vec<String>,
+pub(crate) struct ImportedList<T> {
+    pub(crate) artist_id: String,
+    /// When the oldest of these rows was fetched (the list is as old as its oldest part).
+    pub(crate) fetched_at: NaiveDateTime,
+    pub(crate) items: Vec<T>,
 }
 
 /// Whether an import writes, or only reads and reports what it would write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ImportMode {
+pub(crate) enum ImportMode {
     Write,
     /// Every read and decision of a real import, no write.
     DryRun,
@@ -84,21 +79,21 @@ pub enum ImportMode {
 
 /// What happened (or, in a dry run, would happen) to the rows of a batch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ImportWrites {
+pub(crate) struct ImportWrites {
     /// Rows that were not in the catalog.
-    pub inserted: u64,
+    pub(crate) inserted: u64,
     /// Rows whose content changed.
-    pub updated: u64,
+    pub(crate) updated: u64,
     /// Rows already stored exactly so (or repeated within the batch).
-    pub unchanged: u64,
+    pub(crate) unchanged: u64,
     /// Rows not written because the catalog holds data fetched later.
-    pub kept_newer: u64,
+    pub(crate) kept_newer: u64,
     /// Stored rows no longer in an imported list, deleted (top tracks and related only).
-    pub removed: u64,
+    pub(crate) removed: u64,
 }
 
 impl ImportWrites {
-    pub fn add(&mut self, other: ImportWrites) {
+    pub(crate) fn add(&mut self, other: ImportWrites) {
         self.inserted += other.inserted;
         self.updated += other.updated;
         self.unchanged += other.unchanged;
@@ -197,89 +192,10 @@ impl ProfileColumns {
     }
 }
 
-/// The top-track columns an import writes, as they would be stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct TrackColumns {
-    rank: i32,
-    name: String,
-    popularity: Option<i32>,
-    album_name: Option<String>,
-    image_url: Option<String>,
-    isrc: Option<String>,
-    url: Option<String>,
-    deezer_rank: Option<i64>,
-    duration_ms: Option<i32>,
-    source: String,
-}
-
-impl TrackColumns {
-    fn stored(row: &top_tracks::Model) -> Self {
-        Self {
-            rank: row.rank,
-            name: row.name.clone(),
-            popularity: row.popularity,
-            album_name: row.album_name.clone(),
-            image_url: row.image_url.clone(),
-            isrc: row.isrc.clone(),
-            url: row.url.clone(),
-            deezer_rank: row.deezer_rank,
-            duration_ms: row.duration_ms,
-            source: row.source.clone(),
-        }
-    }
-
-    fn imported(rank: i32, track: &TopTrack, stored: Option<&top_tracks::Model>) -> Self {
-        Self {
-            rank,
-            name: fit(&track.name, NAME_LEN),
-            popularity: track.popularity.or(stored.and_then(|s| s.popularity)),
-            album_name: track
-                .album_name
-                .as_deref()
-                .map(|a| fit(a, NAME_LEN))
-                .or_else(|| stored.and_then(|s| s.album_name.clone())),
-            image_url: fit_url(track.image_url.as_deref())
-                .or_else(|| stored.and_then(|s| s.image_url.clone())),
-            isrc: track
-                .isrc
-                .clone()
-                .filter(|i| i.len() <= 16)
-                .or_else(|| stored.and_then(|s| s.isrc.clone())),
-            url: fit_url(track.url.as_deref()).or_else(|| stored.and_then(|s| s.url.clone())),
-            deezer_rank: track.deezer_rank.or(stored.and_then(|s| s.deezer_rank)),
-            duration_ms: track.duration_ms.or(stored.and_then(|s| s.duration_ms)),
-            source: Source::Import.as_str().to_owned(),
-        }
-    }
-
-    fn into_row(
-        self,
-        artist_id: &str,
-        track_id: &str,
-        fetched_at: NaiveDateTime,
-    ) -> top_tracks::ActiveModel {
-        top_tracks::ActiveModel {
-            artist_id: Set(artist_id.to_owned()),
-            id: Set(track_id.to_owned()),
-            rank: Set(self.rank),
-            name: Set(self.name),
-            popularity: Set(self.popularity),
-            album_name: Set(self.album_name),
-            image_url: Set(self.image_url),
-            isrc: Set(self.isrc),
-            url: Set(self.url),
-            deezer_rank: Set(self.deezer_rank),
-            duration_ms: Set(self.duration_ms),
-            source: Set(self.source),
-            fetched_at: Set(fetched_at),
-        }
-    }
-}
-
 impl Store {
     /// Every catalog artist id (the import checks references against them; a catalog is a
     /// few thousand artists).
-    pub async fn artist_ids(&self) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn artist_ids(&self) -> Result<Vec<String>, StoreError> {
         artists::Entity::find()
             .select_only()
             .column(artists::Column::Id)
@@ -291,7 +207,7 @@ impl Store {
 
     /// Imports artists (see the module rules). Ids should be unique; a repeated id is
     /// counted unchanged and not written again.
-    pub async fn import_artists(
+    pub(crate) async fn import_artists(
         &self,
         batch: &[ImportedArtist],
         now: NaiveDateTime,
@@ -411,91 +327,86 @@ impl Store {
         Ok(writes)
     }
 
-    /// Imports top-track lists, each replacing its artist's list unless the catalog's is
-    /// newer (see the module rules). Every artist must be in the catalog (in a dry run, it
-    /// may also be one the same import would add). An artist appears once per call.
-    pub async fn import_top_tracks(
+    /// Imports lists of one ranked table, each replacing its artist's list unless the
+    /// catalog's is newer (see the module rules). Every artist must be in the catalog (in
+    /// a dry run, it may also be one the same import would add). An artist appears once
+    /// per call.
+    pub(crate) async fn import_lists<T: RankedTable>(
         &self,
-        lists: &[ImportedTopTracks],
+        lists: &[ImportedList<T::Item>],
         mode: ImportMode,
     ) -> Result<ImportWrites, StoreError> {
         let mut writes = ImportWrites::default();
         for chunk in lists.chunks(IN_CHUNK) {
-            writes.add(self.import_track_chunk(chunk, mode).await?);
+            writes.add(self.import_list_chunk::<T>(chunk, mode).await?);
         }
         Ok(writes)
     }
 
-    async fn import_track_chunk(
+    async fn import_list_chunk<T: RankedTable>(
         &self,
-        lists: &[ImportedTopTracks],
+        lists: &[ImportedList<T::Item>],
         mode: ImportMode,
     ) -> Result<ImportWrites, StoreError> {
         let ids: Vec<&str> = lists.iter().map(|l| l.artist_id.as_str()).collect();
-        let refreshed = self
-            .refreshed_at(&ids, artists::Column::TracksRefreshedAt)
-            .await?;
-        let mut stored: HashMap<String, HashMap<String, top_tracks::Model>> = HashMap::new();
-        for row in top_tracks::Entity::find()
-            .filter(top_tracks::Column::ArtistId.is_in(ids))
+        let refreshed = self.refreshed_at(&ids, T::REFRESHED_AT).await?;
+        let mut stored: HashMap<String, Vec<Row<T>>> = HashMap::new();
+        for row in T::Entity::find()
+            .filter(T::ARTIST.is_in(ids))
             .all(self.db())
             .await
-            .map_err(StoreError::query(
-                "reading the top tracks of an import batch",
-            ))?
+            .map_err(StoreError::query(T::DOING[0]))?
         {
             stored
-                .entry(row.artist_id.clone())
+                .entry(T::key(&row).0.to_owned())
                 .or_default()
-                .insert(row.id.clone(), row);
+                .push(row);
         }
 
         let mut writes = ImportWrites::default();
-        let mut rows = Vec::new();
-        let mut removals: Vec<(&str, Vec<String>)> = Vec::new();
-        let empty = HashMap::new();
+        let mut upserts = Vec::new();
+        let mut replaced: Vec<(&str, Vec<String>)> = Vec::new();
         for list in lists {
             let artist = list.artist_id.as_str();
-            let stored = stored.get(artist).unwrap_or(&empty);
-            let refreshed_at = refreshed.get(artist).copied().flatten();
-            let newer = refreshed_at.is_some_and(|at| at >= list.fetched_at)
-                || stored.values().any(|row| {
-                    stored_is_newer(None, &row.source, Some(row.fetched_at), list.fetched_at)
+            let stored = stored.get(artist).map_or(&[][..], Vec::as_slice);
+            let newer = refreshed
+                .get(artist)
+                .is_some_and(|at| at.is_some_and(|at| at >= list.fetched_at))
+                || stored.iter().any(|row| {
+                    let (source, fetched_at) = T::provenance(row);
+                    stored_is_newer(None, source, Some(fetched_at), list.fetched_at)
                 });
             if newer {
-                writes.kept_newer += list.tracks.len() as u64;
+                writes.kept_newer += list.items.len() as u64;
                 continue;
             }
-            let mut listed = HashSet::new();
-            for track in &list.tracks {
-                if !listed.insert(track.id.as_str()) {
-                    writes.unchanged += 1;
-                    continue;
-                }
-                let rank = listed.len() as i32;
-                let existing = stored.get(&track.id);
-                let imported = TrackColumns::imported(rank, track, existing);
-                match existing {
+            let made = Made {
+                source: Source::Import,
+                fetched_at: list.fetched_at,
+            };
+            let stored_row = |id: &str| stored.iter().find(|row| T::key(row).1 == id);
+            let (rows, repeated) = ranked_rows::<T>(artist, &list.items, made, stored_row);
+            writes.unchanged += repeated;
+            let listed = |row: &Row<T>| rows.iter().any(|new| T::key(new).1 == T::key(row).1);
+            let gone = stored.iter().filter(|row| !listed(row)).count() as u64;
+            if gone > 0 {
+                writes.removed += gone;
+                let kept = rows.iter().map(|row| T::key(row).1.to_owned()).collect();
+                replaced.push((artist, kept));
+            }
+            for row in rows {
+                match stored_row(T::key(&row).1) {
                     None => writes.inserted += 1,
-                    Some(row) if TrackColumns::stored(row) == imported => {
+                    Some(existing) if T::same_content(&row, existing) => {
                         writes.unchanged += 1;
                         continue;
                     }
                     Some(_) => writes.updated += 1,
                 }
-                rows.push(imported.into_row(artist, &track.id, list.fetched_at));
-            }
-            let gone: Vec<String> = stored
-                .keys()
-                .filter(|id| !listed.contains(id.as_str()))
-                .cloned()
-                .collect();
-            if !gone.is_empty() {
-                writes.removed += gone.len() as u64;
-                removals.push((artist, gone));
+                upserts.push(row);
             }
         }
-        if mode == ImportMode::DryRun || (rows.is_empty() && removals.is_empty()) {
+        if mode == ImportMode::DryRun || (upserts.is_empty() && replaced.is_empty()) {
             return Ok(writes);
         }
 
@@ -504,130 +415,13 @@ impl Store {
             .begin()
             .await
             .map_err(StoreError::query("starting an import transaction"))?;
-        for (artist, gone) in removals {
-            top_tracks::Entity::delete_many()
-                .filter(top_tracks::Column::ArtistId.eq(artist))
-                .filter(top_tracks::Column::Id.is_in(gone))
-                .exec(&txn)
-                .await
-                .map_err(StoreError::query("removing replaced top tracks"))?;
+        for (artist, kept) in replaced {
+            delete_unlisted::<T, _>(&txn, artist, kept).await?;
         }
-        upsert_top_tracks(&txn, rows).await?;
+        upsert_rows::<T, _>(&txn, upserts).await?;
         txn.commit()
             .await
-            .map_err(StoreError::query("committing imported top tracks"))?;
-        Ok(writes)
-    }
-
-    /// Imports related-artist lists, each replacing its artist's list unless the catalog's
-    /// is newer (see the module rules). Both ends of every row must be catalog artists (in
-    /// a dry run, they may also be ones the same import would add).
-    pub async fn import_related(
-        &self,
-        lists: &[ImportedRelated],
-        mode: ImportMode,
-    ) -> Result<ImportWrites, StoreError> {
-        let mut writes = ImportWrites::default();
-        for chunk in lists.chunks(IN_CHUNK) {
-            writes.add(self.import_related_chunk(chunk, mode).await?);
-        }
-        Ok(writes)
-    }
-
-    async fn import_related_chunk(
-        &self,
-        lists: &[ImportedRelated],
-        mode: ImportMode,
-    ) -> Result<ImportWrites, StoreError> {
-        let ids: Vec<&str> = lists.iter().map(|l| l.artist_id.as_str()).collect();
-        let refreshed = self
-            .refreshed_at(&ids, artists::Column::RelatedRefreshedAt)
-            .await?;
-        let mut stored: HashMap<String, HashMap<String, related_artists::Model>> = HashMap::new();
-        for row in related_artists::Entity::find()
-            .filter(related_artists::Column::ArtistId.is_in(ids))
-            .all(self.db())
-            .await
-            .map_err(StoreError::query(
-                "reading the related artists of an import batch",
-            ))?
-        {
-            stored
-                .entry(row.artist_id.clone())
-                .or_default()
-                .insert(row.related_id.clone(), row);
-        }
-
-        let mut writes = ImportWrites::default();
-        let mut rows = Vec::new();
-        let mut removals: Vec<(&str, Vec<String>)> = Vec::new();
-        let empty = HashMap::new();
-        for list in lists {
-            let artist = list.artist_id.as_str();
-            let stored = stored.get(artist).unwrap_or(&empty);
-            let refreshed_at = refreshed.get(artist).copied().flatten();
-            let newer = refreshed_at.is_some_and(|at| at >= list.fetched_at)
-                || stored.values().any(|row| {
-                    stored_is_newer(None, &row.source, Some(row.fetched_at), list.fetched_at)
-                });
-            if newer {
-                writes.kept_newer += list.related_ids.len() as u64;
-                continue;
-            }
-            let mut listed = HashSet::new();
-            for related_id in &list.related_ids {
-                if related_id == artist || !listed.insert(related_id.as_str()) {
-                    writes.unchanged += 1;
-                    continue;
-                }
-                let rank = listed.len() as i32;
-                match stored.get(related_id) {
-                    None => writes.inserted += 1,
-                    Some(row) if row.rank_rel == rank && row.source == Source::Import.as_str() => {
-                        writes.unchanged += 1;
-                        continue;
-                    }
-                    Some(_) => writes.updated += 1,
-                }
-                rows.push(related_artists::ActiveModel {
-                    artist_id: Set(artist.to_owned()),
-                    related_id: Set(related_id.clone()),
-                    rank_rel: Set(rank),
-                    source: Set(Source::Import.as_str().to_owned()),
-                    fetched_at: Set(list.fetched_at),
-                });
-            }
-            let gone: Vec<String> = stored
-                .keys()
-                .filter(|id| !listed.contains(id.as_str()))
-                .cloned()
-                .collect();
-            if !gone.is_empty() {
-                writes.removed += gone.len() as u64;
-                removals.push((artist, gone));
-            }
-        }
-        if mode == ImportMode::DryRun || (rows.is_empty() && removals.is_empty()) {
-            return Ok(writes);
-        }
-
-        let txn = self
-            .db()
-            .begin()
-            .await
-            .map_err(StoreError::query("starting an import transaction"))?;
-        for (artist, gone) in removals {
-            related_artists::Entity::delete_many()
-                .filter(related_artists::Column::ArtistId.eq(artist))
-                .filter(related_artists::Column::RelatedId.is_in(gone))
-                .exec(&txn)
-                .await
-                .map_err(StoreError::query("removing replaced related artists"))?;
-        }
-        upsert_related(&txn, rows).await?;
-        txn.commit()
-            .await
-            .map_err(StoreError::query("committing imported related artists"))?;
+            .map_err(StoreError::query("committing an import batch"))?;
         Ok(writes)
     }
 

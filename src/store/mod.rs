@@ -8,6 +8,8 @@
 //! [`provider_state`] (what the upstreams allow), [`requests`] (names users asked for),
 //! [`status`] (counts for `status`), [`lock`] (the cross-process runner lock, on a
 //! connection of its own), [`import`] (batched writes of imported DynamoDB data),
+//! [`ranked`] (an artist's ranked rows, top tracks or related artists, whatever the table),
+//! [`identity`] (re-keying and merging an artist met on both providers),
 //! [`reads`] (one artist's stored rows), [`skill`] (the reads of the Kakao skill endpoint).
 
 pub(crate) mod artists;
@@ -15,6 +17,7 @@ pub(crate) mod identity;
 pub(crate) mod import;
 pub mod lock;
 pub(crate) mod provider_state;
+pub(crate) mod ranked;
 pub mod reads;
 pub(crate) mod refresh;
 pub mod requests;

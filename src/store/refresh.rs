@@ -15,16 +15,17 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
-use entity::{artists, related_artists, top_tracks};
-use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, OnConflict};
+use entity::{artists, related_artists};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel,
-    QueryFilter, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel, QueryFilter, QuerySelect,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use super::artists::{NAME_LEN, fit, fit_url, genres_json, insert_new_artists};
+use super::ranked::{Made, RelatedArtists, TopTracks, delete_lists_of, ranked_rows, upsert_rows};
 use super::{IN_CHUNK, Store, StoreError};
-use crate::catalog::{ArtistRefresh, ProfileUpdate, Source, TopTrack, WriteCounts, is_deezer_born};
+use crate::catalog::{ArtistRefresh, ProfileUpdate, Source, WriteCounts, is_deezer_born};
 use crate::names::name_key;
 
 impl Store {
@@ -164,7 +165,12 @@ impl Store {
         let mut track_owners = Vec::new();
         for (index, refresh) in refreshes.iter().enumerate() {
             if let Some((source, tracks)) = &refresh.tracks {
-                let rows = top_track_rows(&refresh.artist_id, *source, tracks, now);
+                let made = Made {
+                    source: *source,
+                    fetched_at: now,
+                };
+                let (rows, _) =
+                    ranked_rows::<TopTracks>(&refresh.artist_id, tracks, made, |_| None);
                 if rows.is_empty() {
                     continue;
                 }
@@ -173,14 +179,8 @@ impl Store {
                 track_rows.extend(rows);
             }
         }
-        delete_children_of::<top_tracks::Entity, _>(
-            &txn,
-            top_tracks::Column::ArtistId,
-            &track_owners,
-            "removing old top tracks",
-        )
-        .await?;
-        upsert_top_tracks(&txn, track_rows).await?;
+        delete_lists_of::<TopTracks, _>(&txn, &track_owners).await?;
+        upsert_rows::<TopTracks, _>(&txn, track_rows).await?;
 
         // Related artists: written when the list loses nothing (see the module docs).
         let mut related_rows = Vec::new();
@@ -189,11 +189,15 @@ impl Store {
             let Some(related) = &refresh.related else {
                 continue;
             };
-            let rows = related_rows_of(
+            let made = Made {
+                source: related.source,
+                fetched_at: now,
+            };
+            let (rows, _) = ranked_rows::<RelatedArtists>(
                 &refresh.artist_id,
-                related.source,
                 &related.related_ids,
-                now,
+                made,
+                |_| None,
             );
             let stored = plan
                 .stored_related
@@ -208,14 +212,8 @@ impl Store {
             related_owners.push(refresh.artist_id.clone());
             related_rows.extend(rows);
         }
-        delete_children_of::<related_artists::Entity, _>(
-            &txn,
-            related_artists::Column::ArtistId,
-            &related_owners,
-            "removing old related artists",
-        )
-        .await?;
-        upsert_related(&txn, related_rows).await?;
+        delete_lists_of::<RelatedArtists, _>(&txn, &related_owners).await?;
+        upsert_rows::<RelatedArtists, _>(&txn, related_rows).await?;
 
         txn.commit()
             .await
@@ -349,27 +347,6 @@ async fn update_artist_rows<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Deletes every child row (`column` = artist id) of `owners`.
-async fn delete_children_of<E, C>(
-    conn: &C,
-    column: E::Column,
-    owners: &[String],
-    doing: &'static str,
-) -> Result<(), StoreError>
-where
-    E: EntityTrait,
-    C: ConnectionTrait,
-{
-    for chunk in owners.chunks(IN_CHUNK) {
-        E::delete_many()
-            .filter(column.is_in(chunk.iter().cloned()))
-            .exec(conn)
-            .await
-            .map_err(StoreError::query(doing))?;
-    }
-    Ok(())
-}
-
 /// Attempts at one batch's transaction when it loses a lock conflict.
 const WRITE_ATTEMPTS: u64 = 6;
 
@@ -408,145 +385,21 @@ fn is_lock_conflict(error: &StoreError) -> bool {
     .any(|marker| message.contains(marker))
 }
 
-/// An artist's top-track rows (ranked by position; repeated, empty and overlong ids
-/// left out).
-fn top_track_rows(
-    artist_id: &str,
-    source: Source,
-    tracks: &[TopTrack],
-    now: NaiveDateTime,
-) -> Vec<top_tracks::ActiveModel> {
-    let mut seen = HashSet::new();
-    tracks
-        .iter()
-        .filter(|t| !t.id.is_empty() && t.id.len() <= 64 && seen.insert(t.id.clone()))
-        .enumerate()
-        .map(|(index, t)| top_tracks::ActiveModel {
-            artist_id: Set(artist_id.to_owned()),
-            id: Set(t.id.clone()),
-            rank: Set(index as i32 + 1),
-            name: Set(fit(&t.name, NAME_LEN)),
-            popularity: Set(t.popularity),
-            album_name: Set(t.album_name.as_deref().map(|a| fit(a, NAME_LEN))),
-            image_url: Set(fit_url(t.image_url.as_deref())),
-            isrc: Set(t.isrc.clone().filter(|i| i.len() <= 16)),
-            url: Set(fit_url(t.url.as_deref())),
-            deezer_rank: Set(t.deezer_rank),
-            duration_ms: Set(t.duration_ms),
-            source: Set(source.as_str().to_owned()),
-            fetched_at: Set(now),
-        })
-        .collect()
-}
-
-/// An artist's related rows (ranked by position; the artist itself and repeats left out).
-fn related_rows_of(
-    artist_id: &str,
-    source: Source,
-    related_ids: &[String],
-    now: NaiveDateTime,
-) -> Vec<related_artists::ActiveModel> {
-    let mut seen = HashSet::new();
-    related_ids
-        .iter()
-        .filter(|id| id.as_str() != artist_id && seen.insert((*id).clone()))
-        .enumerate()
-        .map(|(index, id)| related_artists::ActiveModel {
-            artist_id: Set(artist_id.to_owned()),
-            related_id: Set(id.clone()),
-            rank_rel: Set(index as i32 + 1),
-            source: Set(source.as_str().to_owned()),
-            fetched_at: Set(now),
-        })
-        .collect()
-}
-
-/// Rows per multi-row upsert: large enough to make round trips rare, small enough to stay
-/// far below both backends' statement and parameter limits.
-pub(crate) const UPSERT_CHUNK_ROWS: usize = 400;
-
-/// Upserts top-track rows keyed by (artist, track), a few hundred per statement. Shared by
-/// the sync's batch writer and the import.
-pub(crate) async fn upsert_top_tracks<C: ConnectionTrait>(
-    conn: &C,
-    rows: Vec<top_tracks::ActiveModel>,
-) -> Result<(), StoreError> {
-    use top_tracks::Column as C;
-    for chunk in chunks_of(rows, UPSERT_CHUNK_ROWS) {
-        top_tracks::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([C::ArtistId, C::Id])
-                    .update_columns([
-                        C::Rank,
-                        C::Name,
-                        C::Popularity,
-                        C::AlbumName,
-                        C::ImageUrl,
-                        C::Isrc,
-                        C::Url,
-                        C::DeezerRank,
-                        C::DurationMs,
-                        C::Source,
-                        C::FetchedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await
-            .map_err(StoreError::query("writing top tracks"))?;
-    }
-    Ok(())
-}
-
-/// Upserts related-artist rows keyed by (artist, related artist), a few hundred per
-/// statement. Shared by the sync's batch writer and the import.
-pub(crate) async fn upsert_related<C: ConnectionTrait>(
-    conn: &C,
-    rows: Vec<related_artists::ActiveModel>,
-) -> Result<(), StoreError> {
-    use related_artists::Column as C;
-    for chunk in chunks_of(rows, UPSERT_CHUNK_ROWS) {
-        related_artists::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([C::ArtistId, C::RelatedId])
-                    .update_columns([C::RankRel, C::Source, C::FetchedAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await
-            .map_err(StoreError::query("writing related artists"))?;
-    }
-    Ok(())
-}
-
-/// Splits `rows` into owned chunks of at most `size` (multi-row statements take owned rows).
-pub(crate) fn chunks_of<T>(rows: Vec<T>, size: usize) -> Vec<Vec<T>> {
-    let mut chunks = Vec::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        chunks.push(rows.by_ref().take(size).collect());
-    }
-    chunks
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn chunks_keep_every_row_in_order() {
-        let chunks = chunks_of((0..7).collect(), 3);
-        assert_eq!(chunks, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
-        assert!(chunks_of(Vec::<u8>::new(), 3).is_empty());
-    }
-
-    #[test]
     fn a_related_list_of_only_the_artist_itself_has_no_rows() {
-        let now = chrono::NaiveDate::from_ymd_opt(2026, 12, 5)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap();
-        let rows = related_rows_of("a", Source::Deezer, &["a".to_owned()], now);
+        let made = Made {
+            source: Source::Deezer,
+            fetched_at: chrono::NaiveDate::from_ymd_opt(2026, 12, 5)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+        };
+        let (rows, skipped) = ranked_rows::<RelatedArtists>("a", &["a".to_owned()], made, |_| None);
         assert!(rows.is_empty());
+        assert_eq!(skipped, 1);
     }
 }

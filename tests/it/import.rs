@@ -15,9 +15,8 @@ use std::time::Duration;
 use artistbot::catalog::{
     AddedVia, ArtistProfile, ArtistRefresh, NewArtist, RelatedUpdate, Source, TopTrack,
 };
-use artistbot::import::importer::EventSink;
 use artistbot::import::{
-    ImportEvent, ImportOptions, ImportReport, Rejection, TableCounts, import_dynamodb,
+    EventSink, ImportEvent, ImportOptions, ImportReport, Rejection, TableCounts, import_dynamodb,
 };
 use artistbot::store::{self, Store};
 use artistbot::sync::plan::{Ages, Capabilities, plan_refresh};
@@ -881,5 +880,115 @@ db_test!(
             n * (testkit::export::TRACKS_PER_ARTIST - 10)
         );
         assert!(report.files.iter().all(|f| f.pages >= 1));
+    }
+);
+
+db_test!(
+    async fn ranks_follow_the_rules_whatever_the_order_and_each_file_counts_as_fetched_when_written(
+        db: TestDb,
+    ) {
+        let store = migrated_store(&db).await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let line = |attributes: &str| format!("{{\"Item\":{{{attributes}}}}}\n");
+        let s = |name: &str, value: &str| format!("\"{name}\":{{\"S\":\"{value}\"}}");
+        let n = |name: &str, value: &str| format!("\"{name}\":{{\"N\":\"{value}\"}}");
+        let track = |id: &str, popularity: &str| {
+            let id = format!("track{id:0>17}");
+            let attributes = [s("artist_id", IU), s("id", &id), s("name", &id)];
+            line(&format!(
+                "{},{}",
+                attributes.join(","),
+                n("popularity", popularity)
+            ))
+        };
+        let write = |name: &str, lines: &[String], modified: NaiveDateTime| {
+            let path = write_file(dir.path(), name, lines.concat().as_bytes());
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(modified.and_utc().into()))
+                .expect("setting the modification time");
+            path
+        };
+        let artists: Vec<String> = [IU, OH_MY_GIRL, IVE]
+            .iter()
+            .map(|id| line(&format!("{},{}", s("id", id), s("name", id))))
+            .collect();
+        let odd = write("odd.json", &[line(&s("title", "x"))], day(2023, 1, 1));
+        // A repeat that ranks better comes in from a newer file; one that ranks worse, too.
+        let newer = [track("1", "90"), track("2", "5"), track("4", "1")];
+        let older = [track("1", "10"), track("2", "80"), track("3", "70")];
+        let similar = format!(
+            "{},{},{}",
+            s("artist_id", IU),
+            s("related_id", OH_MY_GIRL),
+            n("similarity", "0.8")
+        );
+        let near = format!(
+            "{},{},{}",
+            s("artist_id", IU),
+            s("y_artist", IVE),
+            n("distance", "0.1")
+        );
+        let files = vec![
+            write("new.json", &newer, day(2023, 2, 1)),
+            write("old.json", &older, day(2023, 1, 1)),
+            write(
+                "related.json",
+                &[line(&near), line(&similar)],
+                day(2099, 1, 1),
+            ),
+            odd,
+            write("empty.json", &[], day(2023, 1, 1)),
+            write("artists.json", &artists, day(2023, 1, 1)),
+        ];
+        let started = store::now();
+
+        let (report, rejections) = import(
+            &store,
+            &ImportOptions {
+                fetched_at: None,
+                tracks_kept: 3,
+                ..options(files)
+            },
+        )
+        .await;
+
+        assert_eq!(report.failed_files, 1, "an empty file is no failure");
+        assert_eq!(report.files.len(), 4);
+        assert!(rejections[0].reason.contains("--table"), "{rejections:?}");
+        assert_eq!(report.top_tracks.left_out, 3);
+        let rows = rows(&raw(&db).await).await;
+        let tracks: Vec<_> = rows
+            .top_tracks
+            .iter()
+            .map(|t| (t.rank, t.name.as_str(), t.popularity))
+            .collect();
+        assert_eq!(
+            tracks,
+            [
+                (1, "track00000000000000001", Some(90)),
+                (2, "track00000000000000002", Some(80)),
+                (3, "track00000000000000003", Some(70))
+            ]
+        );
+        assert!(
+            rows.top_tracks
+                .iter()
+                .all(|t| t.fetched_at == day(2023, 1, 1)),
+            "a list is as old as the oldest file it came from"
+        );
+        assert_eq!(
+            related_ids(&rows, IU),
+            [(1, OH_MY_GIRL.to_owned()), (2, IVE.to_owned())],
+            "a similarity and a distance have no common scale: similarities go first"
+        );
+        assert!(
+            rows.related
+                .iter()
+                .all(|r| (started..=store::now()).contains(&r.fetched_at)),
+            "a file from the future counts as fetched now"
+        );
+        assert_eq!(artist(&rows, IU).fetched_at, Some(day(2023, 1, 1)));
     }
 );

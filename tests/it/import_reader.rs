@@ -762,6 +762,176 @@ fn similarity_scores_keep_their_direction() {
     ));
 }
 
+// ---------------------------------------------------------------- typed values and numbers
+
+#[test]
+fn every_type_tag_reads_and_each_malformed_value_is_named_by_its_path() {
+    let item = item(
+        r#"{"s":{"S":"아이유"},"n":{"N":"1.5e3"},"t":{"BOOL":true},"z":{"NULL":true},
+            "l":{"L":[{"S":"a"}]},"m":{"M":{"k":{"N":"1"}}},"ss":{"SS":["a"]},
+            "ns":{"NS":["2.5"]},"b":{"B":"AAE="},"bs":{"BS":["AA=="]}}"#,
+    );
+    let s = |text: &str| text.to_owned();
+    let expected = [
+        ("b", AttrValue::B(s("AAE="))),
+        ("bs", AttrValue::Bs(vec![s("AA==")])),
+        ("l", AttrValue::L(vec![AttrValue::S(s("a"))])),
+        ("m", AttrValue::M([(s("k"), AttrValue::N(s("1")))].into())),
+        ("n", AttrValue::N(s("1.5e3"))),
+        ("ns", AttrValue::Ns(vec![s("2.5")])),
+        ("s", AttrValue::S(s("아이유"))),
+        ("ss", AttrValue::Ss(vec![s("a")])),
+        ("t", AttrValue::Bool(true)),
+        ("z", AttrValue::Null),
+    ];
+    assert_eq!(item, expected.map(|(k, v)| (s(k), v)).into());
+
+    let wrong = |tag, expected, found| AttrProblem::WrongJsonType {
+        tag,
+        expected,
+        found,
+    };
+    let cases = [
+        (
+            r#"{"a":{"N":"1_000"}}"#,
+            "a",
+            AttrProblem::InvalidNumber(s("1_000")),
+        ),
+        (
+            r#"{"a":{"NS":["1","inf"]}}"#,
+            "a[1]",
+            AttrProblem::InvalidNumber(s("inf")),
+        ),
+        (r#"{"a":{}}"#, "a", AttrProblem::NoTag),
+        (r#"{"a":{"S":"x","N":"1"}}"#, "a", AttrProblem::SeveralTags),
+        (r#"{"a":{"NULL":false}}"#, "a", AttrProblem::NullNotTrue),
+        (
+            r#"{"a":{"S":"x"},"a":{"S":"y"}}"#,
+            "a",
+            AttrProblem::Duplicate,
+        ),
+        (
+            r#"{"a":"NULL"}"#,
+            "a",
+            AttrProblem::NotTyped { found: "a string" },
+        ),
+        (
+            r#"{"g":{"L":[{"S":"k"},{"X":"?"}]}}"#,
+            "g[1]",
+            AttrProblem::UnknownTag(s("X")),
+        ),
+        (
+            r#"{"a":{"L":{"S":"x"}}}"#,
+            "a",
+            wrong("L", "an array", "an object"),
+        ),
+        (
+            r#"{"m":{"M":{"k":"x"}}}"#,
+            "m.k",
+            AttrProblem::NotTyped { found: "a string" },
+        ),
+        (
+            r#"{"a":{"SS":["x",[1]]}}"#,
+            "a[1]",
+            wrong("SS", "an array of strings", "an array"),
+        ),
+        (
+            r#"{"album":{"M":{"images":{"L":[{"M":{"height":{"N":300}}}]}}}}"#,
+            "album.images[0].height",
+            wrong("N", "a string", "a number"),
+        ),
+    ];
+    for (json, path, problem) in cases {
+        let expected = ItemError::Attribute {
+            path: s(path),
+            problem,
+        };
+        assert_eq!(parse_item(json), Err(expected), "{json}");
+    }
+    assert_eq!(
+        parse_item(r#"["not", "an", "item"]"#),
+        Err(ItemError::NotAnObject { found: "an array" })
+    );
+    assert_eq!(
+        parse_item(r#"{"id": "plain"}"#),
+        Err(ItemError::Attribute {
+            path: s("id"),
+            problem: AttrProblem::NotTyped { found: "a string" }
+        })
+    );
+}
+
+#[test]
+fn numbers_are_read_exactly_whatever_their_notation_and_never_rounded() {
+    let followers = |value: &str| {
+        artist(&format!(
+            r#"{{"id": {{"S": "abc"}}, "name": {{"S": "x"}}, "followers": {{"N": "{value}"}}}}"#
+        ))
+        .map(|a| a.followers)
+    };
+    for (text, value) in [
+        ("1.5e3", 1500),
+        ("1500.000", 1500),
+        ("+7", 7),
+        ("0.000e-5", 0),
+        ("12E+1", 120),
+        ("00012", 12),
+        ("9223372036854775807", i64::MAX),
+    ] {
+        assert_eq!(followers(text), Ok(Some(value)), "{text}");
+    }
+    let long_fraction = "1.00000000000000000000000000000001";
+    for text in ["12.5", "1.55e1", "5e-1", "1e-999999999", long_fraction] {
+        let error = followers(text).expect_err(text);
+        assert!(
+            matches!(error, RecordError::NotAnInteger { .. }),
+            "{text}: {error}"
+        );
+    }
+    let huge = [
+        "9223372036854775808",
+        "1e19",
+        "1e999999999",
+        "1e99999999999999999999",
+    ];
+    for text in huge.into_iter().chain(["9".repeat(38).as_str()]) {
+        let error = followers(text).expect_err(text);
+        assert!(
+            matches!(error, RecordError::OutOfRange { .. }),
+            "{text}: {error}"
+        );
+    }
+    for text in [
+        "-", ".", "1e", "1e+", "1.2.3", "inf", "NaN", "0x10", "1_000",
+    ] {
+        let json = format!(
+            r#"{{"id": {{"S": "abc"}}, "name": {{"S": "x"}}, "followers": {{"S": "{text}"}}}}"#
+        );
+        let error = record_error(&json);
+        assert!(
+            matches!(error, RecordError::NotANumber { .. }),
+            "{text}: {error}"
+        );
+    }
+    let score = |attribute: &str, value: &str| {
+        record(&format!(
+            r#"{{"artist_id": {{"S": "a"}}, "related_id": {{"S": "b"}}, "{attribute}": {{"N": "{value}"}}}}"#
+        ))
+    };
+    assert!(matches!(
+        score("similarity", "-1.5e2"),
+        Ok(ImportRecord::Related(RelatedRecord { score: Some(RelatedScore::Similarity(s)), .. })) if s == -150.0
+    ));
+    assert!(matches!(
+        score("distance", ".5"),
+        Ok(ImportRecord::Related(RelatedRecord { score: Some(RelatedScore::Distance(d)), .. })) if d == 0.5
+    ));
+    assert_eq!(
+        score("distance", "1e999").map_err(|e| e.to_string()),
+        Err("attribute `distance` is 1e999, outside the allowed a finite float".into())
+    );
+}
+
 // ---------------------------------------------------------------- table detection
 
 #[test]
