@@ -8,9 +8,11 @@
 //! [`provider_state`] (what the upstreams allow), [`requests`] (names users asked for),
 //! [`status`] (counts for `status`), [`lock`] (the cross-process runner lock, on a
 //! connection of its own), [`import`] (batched writes of imported DynamoDB data),
-//! [`reads`] (one artist's stored rows), [`skill`] (the reads of the Kakao skill endpoint).
+//! [`reads`] (one artist's stored rows), [`skill`] (the reads of the Kakao skill endpoint),
+//! [`grants`] (the connected account's own grants, for `doctor`).
 
 pub(crate) mod artists;
+pub(crate) mod grants;
 pub(crate) mod import;
 pub mod lock;
 pub(crate) mod provider_state;
