@@ -65,8 +65,10 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// The reply the KakaoTalk skill gives NAME, exactly (the skill's own code path,
-    /// suggestions included), recording nothing. Exit 0: a reply from the catalog (known
+    /// Show the reply the KakaoTalk skill gives NAME, recording nothing.
+    ///
+    /// The skill's own code path (lookup, related artists, suggestions), drawn for a
+    /// terminal or printed as the Kakao JSON. Exit 0: a reply from the catalog (a known
     /// name or not); 1: the catalog could not be read.
     Ask {
         /// What a user types: an artist's name (several words are joined by spaces).
@@ -76,13 +78,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the setup, one line per check with what is wrong and how to fix it: the
-    /// settings file, variable names, the database (reachable, schema, grants), Spotify,
-    /// Deezer, the schedule and the skill endpoint. Spends no Spotify quota. Exit 0: no
-    /// check failed; 1: some check failed.
+    /// Check the setup: one line per check, with what is wrong and how to fix it.
+    ///
+    /// The settings file, variable names, the database (reachable, schema, grants),
+    /// the Spotify app (a token only: no quota spent), Deezer, the schedule and the
+    /// skill endpoint. Writes nothing. Exit 0: no check failed (warnings do not fail);
+    /// 1: a check failed.
     Doctor,
-    /// Catalog counts, last runs, what each provider allows, the schedule and the
-    /// request queue.
+    /// The mode, catalog counts, last runs, what each provider allows, the schedule and
+    /// the request queue.
     Status {
         /// The same facts as one JSON object, with stable keys (see the README).
         #[arg(long)]

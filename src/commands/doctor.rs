@@ -124,6 +124,7 @@ fn plural(n: usize) -> &'static str {
 /// the environment when it parsed). Returns the exit code.
 pub async fn run(env_file: Result<EnvFile, EnvFileError>) -> i32 {
     let mut report = Report::default();
+    let file_read = env_file.is_ok();
     let file = match env_file {
         Ok(file) => {
             check_settings_file(&mut report, &file);
@@ -156,7 +157,12 @@ pub async fn run(env_file: Result<EnvFile, EnvFileError>) -> i32 {
     }
     let settings = match Settings::from_environment() {
         Ok(settings) => {
-            report.line(Verdict::Ok, "settings", "every value parses");
+            let detail = if file_read {
+                "every value parses"
+            } else {
+                "every value of the environment parses (the settings file's are not read)"
+            };
+            report.line(Verdict::Ok, "settings", detail);
             settings
         }
         Err(error) => {
