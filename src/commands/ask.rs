@@ -110,7 +110,11 @@ pub(crate) fn render(reply: &Value) -> String {
             "simpleText" => {
                 out.push_str("[simpleText]\n");
                 for line in text(&component["text"]).lines() {
-                    out.push_str(&format!("  {line}\n"));
+                    if line.is_empty() {
+                        out.push('\n');
+                    } else {
+                        out.push_str(&format!("  {line}\n"));
+                    }
                 }
             }
             "basicCard" => render_basic_card(&mut out, component),

@@ -4,7 +4,8 @@
 //!
 //! The facts are gathered once ([`gather`]) and printed for a person or as one JSON
 //! object whose keys are stable (the README lists them); a key is added, never renamed
-//! or dropped. Reads only: `status` must be safe to run beside a daemon at any time.
+//! or dropped. It writes nothing to the catalog: `status` must be safe to run beside a
+//! daemon at any time.
 
 use anyhow::Result;
 use chrono::{NaiveDateTime, Utc};
