@@ -2,24 +2,35 @@
 //! dispatcher; the work itself is the sync's, the daemon's, the import's or the skill's.
 //! Commands print their results to stdout; logs go to stderr.
 
+pub mod ask;
+pub mod doctor;
+mod grants;
 pub mod import;
+pub mod status;
 
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use chrono::NaiveDateTime;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::AddedVia;
-use crate::config::Settings;
+use crate::config::{EnvFile, Settings};
 use crate::names::{ArtistRef, parse_artist_ref};
 use crate::store::{self, PoolOptions, Store};
 use crate::sync::onboard::{AddOutcome, onboard};
 use crate::sync::runner::{Begin, Runner, SlotWait, Unit, Unwatched};
 use crate::sync::{Progress, RunOptions, RunReport, SyncEngine, Trigger};
+
+/// Logs a warning for each variable of the settings file or the environment that looks
+/// like a setting but is not one (it is ignored, and the setting keeps its default).
+pub fn warn_about_misspelt_variables(env_file: &EnvFile) {
+    for problem in doctor::misspelt_variables(env_file) {
+        tracing::warn!("{problem}; `artistbot doctor` checks the whole setup");
+    }
+}
 
 /// Opens the catalog for a command's work (see [`Store::open`]).
 pub(crate) async fn open_store(settings: &Settings) -> Result<Store> {
@@ -217,6 +228,17 @@ pub async fn serve(settings: Arc<Settings>) -> Result<i32> {
         .await
         .with_context(|| format!("cannot listen on {address} (BIND_ADDR)"))?;
     service.warm_up();
+    let preview = crate::skill::preview::access(settings.skill.preview, address);
+    match preview {
+        Some(crate::skill::PreviewAccess::LoopbackHosts) => {
+            tracing::info!("chat preview at http://{address}/ (SKILL_PREVIEW=false hides it)");
+        }
+        Some(crate::skill::PreviewAccess::AnyHost) => tracing::warn!(
+            "chat preview at http://{address}/ for anyone who reaches {address}, without \
+             SKILL_SECRET (SKILL_PREVIEW=true); keep it to a trusted network"
+        ),
+        None => {}
+    }
     if settings.skill.secret.is_none() && !address.ip().is_loopback() {
         tracing::warn!(
             "SKILL_SECRET is not set and {address} is reachable from other hosts: anyone can \
@@ -227,156 +249,13 @@ pub async fn serve(settings: Arc<Settings>) -> Result<i32> {
         "serving the Kakao skill at http://{address}/skill (database {})",
         settings.database_url
     );
-    crate::skill::serve(listener, service, async {
+    crate::skill::serve_with_preview(listener, service, preview, async {
         wait_for_signal().await;
         tracing::info!("stopping: finishing the requests in flight");
     })
     .await
     .context("serving the skill")?;
     Ok(0)
-}
-
-/// `artistbot status`: catalog counts, last runs, provider state.
-pub async fn status(settings: &Settings) -> Result<()> {
-    let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;
-    let (applied, pending) = store.migration_status().await?;
-    println!("database      {}", settings.database_url);
-    println!(
-        "schema        {} migrations applied{}",
-        applied.len(),
-        if pending.is_empty() {
-            String::new()
-        } else {
-            format!(", {} PENDING: run `artistbot migrate`", pending.len())
-        }
-    );
-    if !pending.is_empty() && applied.is_empty() {
-        return Ok(());
-    }
-    let counts = store.catalog_counts().await?;
-    println!();
-    println!("catalog");
-    println!("  artists               {}", counts.artists);
-    println!("  with top tracks       {}", counts.artists_with_tracks);
-    println!("  with related artists  {}", counts.artists_with_related);
-    println!("  matched on Deezer     {}", counts.artists_on_deezer);
-    println!(
-        "  no Deezer match       {}",
-        counts.artists_unmatched_on_deezer
-    );
-    println!("  aliases               {}", counts.aliases);
-    println!(
-        "  top tracks            {}",
-        by_source(&counts.top_tracks_by_source)
-    );
-    println!(
-        "  related rows          {}",
-        by_source(&counts.related_by_source)
-    );
-    println!("  Deezer artists cached {}", counts.deezer_artists_cached);
-
-    println!();
-    println!("providers");
-    let now = store::now();
-    let states = store.provider_states().await?;
-    if settings.spotify.is_none() {
-        println!("  spotify: not configured (SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET)");
-    }
-    let spent = store
-        .spotify_calls_since(now - chrono::Duration::hours(24))
-        .await?;
-    println!(
-        "  spotify calls in the last 24 h: {spent} of {} (per run at most {})",
-        settings.sync.spotify_daily_budget, settings.sync.spotify_run_budget
-    );
-    if states.is_empty() {
-        println!("  nothing learned yet (no run has talked to Spotify)");
-    }
-    for state in &states {
-        let what = match (state.feature.as_str(), state.available, state.blocked_until) {
-            ("access", _, Some(until)) if until > now => {
-                format!(
-                    "BLOCKED until {} UTC ({})",
-                    until,
-                    state.detail.as_deref().unwrap_or("quota")
-                )
-            }
-            ("access", _, _) => "not blocked".to_owned(),
-            (_, Some(true), _) => "available".to_owned(),
-            (_, Some(false), _) => format!(
-                "refused (re-checked after {} UTC)",
-                state.checked_at
-                    + chrono::Duration::from_std(settings.sync.spotify_recheck_after)
-                        .unwrap_or(chrono::Duration::days(7))
-            ),
-            _ => "unknown".to_owned(),
-        };
-        println!(
-            "  {}.{:<16} {what} (checked {})",
-            state.provider,
-            state.feature,
-            ago(state.checked_at, now)
-        );
-    }
-
-    println!();
-    println!("last runs");
-    let runs = store.recent_runs(5).await?;
-    if runs.is_empty() {
-        println!("  none yet: `artistbot sync` runs one");
-    }
-    for run in runs {
-        let c = &run.counts;
-        println!(
-            "  #{:<5} {:<11} {:<8} started {} {}: due {}, refreshed {}, failed {}, added {}, no Deezer match {}; tracks {}, related {}; calls spotify {}, deezer {}",
-            run.id,
-            run.status.as_str(),
-            run.trigger,
-            ago(run.started_at, now),
-            run.finished_at
-                .map(|f| format!("(took {}s)", (f - run.started_at).num_seconds()))
-                .unwrap_or_else(|| "(not finished)".into()),
-            c.artists_due,
-            c.artists_refreshed,
-            c.artists_failed,
-            c.artists_added,
-            c.artists_unmapped,
-            c.top_tracks_written,
-            c.related_written,
-            c.spotify_calls,
-            c.deezer_calls,
-        );
-        if let Some(reason) = &run.stop_reason {
-            println!("         stopped: {reason}");
-        }
-    }
-
-    println!();
-    for line in crate::daemon::status_lines(settings, &store).await? {
-        println!("{line}");
-    }
-    Ok(())
-}
-
-fn by_source(rows: &[(String, u64)]) -> String {
-    if rows.is_empty() {
-        return "0".into();
-    }
-    let total: u64 = rows.iter().map(|(_, n)| n).sum();
-    let parts: Vec<String> = rows.iter().map(|(s, n)| format!("{s} {n}")).collect();
-    format!("{total} ({})", parts.join(", "))
-}
-
-fn ago(at: NaiveDateTime, now: NaiveDateTime) -> String {
-    let seconds = (now - at).num_seconds();
-    let text = match seconds {
-        s if s < 0 => return format!("{at} UTC"),
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    };
-    format!("{text} ago")
 }
 
 fn print_report(report: &RunReport) {

@@ -1,11 +1,14 @@
-//! Settings, read once at startup from the environment (and `.env`, via dotenvy).
+//! Settings, read once at startup from the environment and a settings file (`.env`, or
+//! the file `--env-file` / `ARTISTBOT_ENV_FILE` names; see [`env_file`]).
 //!
-//! This module owns every configuration name, its default and its parsing; nothing else
-//! reads the environment. Secrets (the Spotify client secret, a database password) are
+//! This module owns every configuration name, its default and its parsing, and knows a
+//! misspelt name when it sees one ([`resembled_setting`]); nothing else reads the
+//! environment. Secrets (the Spotify client secret, a database password) are
 //! wrapped so that `Debug`/`Display` never print them, and parse errors name the variable
 //! but never echo a secret's value.
 
 pub mod cron;
+pub mod env_file;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,6 +17,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
+
+pub use env_file::{ENV_FILE_VARIABLE, EnvFile, EnvFileError};
 
 /// A value that must never reach a log line or an error message.
 #[derive(Clone, PartialEq, Eq)]
@@ -326,10 +331,56 @@ pub struct SkillSettings {
     pub(crate) artist_params: Vec<String>,
     /// `SKILL_FALLBACK_IMAGE_URL`: the artist card's image when the artist has none.
     pub(crate) fallback_image_url: Option<String>,
+    /// `SKILL_PREVIEW`: when `artistbot serve` shows the chat preview page.
+    pub(crate) preview: PreviewSetting,
+}
+
+/// `SKILL_PREVIEW`: when `artistbot serve` shows the chat preview page (`GET /`), whose
+/// requests are answered without the skill's secret.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PreviewSetting {
+    /// `auto`: only when `serve` listens on a loopback address, where only this machine
+    /// can reach it.
+    #[default]
+    Auto,
+    /// `true`: wherever `serve` listens; whoever reaches the port may ask without the
+    /// secret (a trusted network only).
+    Always,
+    /// `false`: never.
+    Never,
+}
+
+impl PreviewSetting {
+    fn parse(raw: &str) -> Option<PreviewSetting> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(PreviewSetting::Auto),
+            "1" | "true" | "yes" | "on" => Some(PreviewSetting::Always),
+            "0" | "false" | "no" | "off" => Some(PreviewSetting::Never),
+            _ => None,
+        }
+    }
+
+    /// Whether `serve`, listening on `bind`, shows the preview.
+    pub fn allows(self, bind: SocketAddr) -> bool {
+        match self {
+            PreviewSetting::Auto => bind.ip().is_loopback(),
+            PreviewSetting::Always => true,
+            PreviewSetting::Never => false,
+        }
+    }
 }
 
 pub(crate) const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_SKILL_SECRET_HEADER: &str = "X-Skill-Secret";
+
+/// Why the settings could not be loaded at a command's start.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    EnvFile(#[from] EnvFileError),
+    #[error(transparent)]
+    Settings(#[from] ConfigError),
+}
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -582,16 +633,140 @@ pub const SETTINGS: &[SettingSpec] = &[
         None,
         "https image for artists without a photo",
     ),
+    spec(
+        "SKILL_PREVIEW",
+        Some("auto"),
+        "chat preview at GET /: auto (loopback only), true or false",
+    ),
 ];
 
 /// Variables artistbot reads that are not its own settings: set by AWS Lambda, or read
 /// by convention (`NO_COLOR`). They are not listed in the example files.
 pub const FOREIGN_VARIABLES: &[&str] = &["AWS_LAMBDA_LOG_FORMAT", "NO_COLOR"];
 
+/// Variables that are neither settings nor [`FOREIGN_VARIABLES`] but are known not to be
+/// misspellings of a setting: the settings file's own variable, and the proxy variables
+/// the HTTP client honours.
+const OTHER_KNOWN_VARIABLES: &[&str] = &[
+    ENV_FILE_VARIABLE,
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+];
+
+/// Name prefixes of artistbot's settings: an unknown name with one of them is taken for
+/// a misspelt setting, however far from every real one.
+const SETTING_PREFIXES: &[&str] = &[
+    "ARTISTBOT_",
+    "CATALOG_",
+    "DATABASE_",
+    "DEEZER_",
+    "HTTP_",
+    "LOG_",
+    "QUEUE_",
+    "REQUEST_",
+    "SKILL_",
+    "SPOTIFY_",
+    "SYNC_",
+];
+
+/// The setting a variable named `name` was probably meant to be, when `name` is not a
+/// setting itself (nor a variable known to be something else): `SPOTIFY_CLIENTID`,
+/// `DATABSE_URL`, `spotify_client_id`, `SPOTIFY_SECRET`. Such a variable is ignored, and
+/// the setting it resembles silently keeps its default, so `doctor` and every command's
+/// start point it out.
+///
+/// A name resembles a setting when, ignoring case and underscores, it is one or two
+/// typing slips away (one for names under ten letters; none under six, where ordinary
+/// variables like `SHELL` would match by chance), or when it starts like artistbot's
+/// settings do (`SPOTIFY_`, `SKILL_`, ...). The setting offered shares the most words
+/// with it, then the fewest slips.
+pub fn resembled_setting(name: &str) -> Option<&'static SettingSpec> {
+    let is_known = |known: &&str| known.eq_ignore_ascii_case(name);
+    if SETTINGS.iter().any(|s| s.name == name)
+        || FOREIGN_VARIABLES.contains(&name)
+        || OTHER_KNOWN_VARIABLES.iter().any(is_known)
+    {
+        return None;
+    }
+    let compact = compact_name(name);
+    let typo_allowance = match compact.chars().count() {
+        0..=5 => 0,
+        6..=9 => 1,
+        _ => 2,
+    };
+    let nearest = SETTINGS
+        .iter()
+        .map(|setting| {
+            (
+                setting,
+                edit_distance(&compact, &compact_name(setting.name)),
+            )
+        })
+        .min_by_key(|(_, distance)| *distance)?;
+    if nearest.1 <= typo_allowance {
+        return Some(nearest.0);
+    }
+    let upper = name.to_ascii_uppercase();
+    if !SETTING_PREFIXES
+        .iter()
+        .any(|prefix| upper.starts_with(prefix))
+    {
+        return None;
+    }
+    let words: Vec<&str> = upper.split('_').filter(|w| !w.is_empty()).collect();
+    SETTINGS.iter().min_by_key(|setting| {
+        let shared = setting
+            .name
+            .split('_')
+            .filter(|word| words.contains(word))
+            .count();
+        (
+            std::cmp::Reverse(shared),
+            edit_distance(&compact, &compact_name(setting.name)),
+        )
+    })
+}
+
+/// Upper case, underscores dropped: `spotify_client_id` and `SPOTIFY_CLIENTID` both
+/// become `SPOTIFYCLIENTID`.
+fn compact_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '_')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Levenshtein distance (names are short: the full table is cheap).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
 impl Settings {
-    /// Reads `.env` (if present) into the environment, then the settings from it.
-    pub fn load() -> Result<Self, ConfigError> {
-        dotenvy::dotenv().ok();
+    /// Reads the settings file (`.env`, or the one `ARTISTBOT_ENV_FILE` names) into the
+    /// environment, then the settings from the environment. A malformed line of the file
+    /// is an error naming the file and the line.
+    pub fn load() -> Result<Self, LoadError> {
+        let file = EnvFile::find_and_read(None)?;
+        file.load_into_environment();
+        Ok(Self::from_environment()?)
+    }
+
+    /// The settings from the process environment alone (a settings file already loaded
+    /// into it with [`EnvFile::load_into_environment`]).
+    pub fn from_environment() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
@@ -781,7 +956,15 @@ fn skill_settings(vars: &Vars<'_>) -> Result<SkillSettings, ConfigError> {
             problem: format!("expected an https URL, got {url:?}"),
         });
     }
+    let preview = match vars.text("SKILL_PREVIEW") {
+        None => PreviewSetting::default(),
+        Some(raw) => PreviewSetting::parse(&raw).ok_or_else(|| ConfigError::Invalid {
+            name: "SKILL_PREVIEW",
+            problem: format!("expected auto, true or false, got {raw:?}"),
+        })?,
+    };
     Ok(SkillSettings {
+        preview,
         bind_addr,
         // The value is never echoed: only its presence matters to an error.
         secret: vars.text("SKILL_SECRET").map(Secret::new),
@@ -1136,6 +1319,92 @@ mod tests {
         );
         let err = settings(&[("LOG_FORMAT", "yaml")]).unwrap_err();
         assert!(err.to_string().starts_with("LOG_FORMAT:"), "{err}");
+    }
+
+    #[test]
+    fn misspelt_setting_names_are_recognized_with_the_setting_meant() {
+        let meant = |name: &str| resembled_setting(name).map(|setting| setting.name);
+        assert_eq!(meant("SPOTIFY_CLIENTID"), Some("SPOTIFY_CLIENT_ID"));
+        assert_eq!(meant("DATABSE_URL"), Some("DATABASE_URL"));
+        assert_eq!(
+            meant("spotify_client_secret"),
+            Some("SPOTIFY_CLIENT_SECRET")
+        );
+        assert_eq!(meant("SPOTIFY_SECRET"), Some("SPOTIFY_CLIENT_SECRET"));
+        assert_eq!(meant("SKILL_BOT_ID"), Some("SKILL_BOT_IDS"));
+        assert_eq!(meant("SYNC_SCHEDULES"), Some("SYNC_SCHEDULE"));
+        assert_eq!(meant("SKILL_SECERT"), Some("SKILL_SECRET"));
+    }
+
+    #[test]
+    fn settings_and_ordinary_variables_are_not_taken_for_misspellings() {
+        for setting in SETTINGS {
+            assert_eq!(resembled_setting(setting.name), None, "{}", setting.name);
+        }
+        for ordinary in [
+            "PATH",
+            "HOME",
+            "USER",
+            "SHELL",
+            "LANG",
+            "LC_ALL",
+            "TERM",
+            "PWD",
+            "OLDPWD",
+            "HOSTNAME",
+            "LOGNAME",
+            "MAIL",
+            "TZ",
+            "TMPDIR",
+            "EDITOR",
+            "PAGER",
+            "DISPLAY",
+            "SSH_AUTH_SOCK",
+            "XDG_RUNTIME_DIR",
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "RUST_BACKTRACE",
+            "CARGO_TARGET_DIR",
+            "TEST_MYSQL_URL",
+            "TEST_LOG",
+            "INVOCATION_ID",
+            "JOURNAL_STREAM",
+            "SYSTEMD_EXEC_PID",
+            "AWS_REGION",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "AWS_EXECUTION_ENV",
+            "AWS_LAMBDA_RUNTIME_API",
+            "LAMBDA_TASK_ROOT",
+            "_HANDLER",
+            "HTTP_PROXY",
+            "https_proxy",
+            "NO_PROXY",
+            "NO_COLOR",
+            "AWS_LAMBDA_LOG_FORMAT",
+            "ARTISTBOT_ENV_FILE",
+            "SHLVL",
+            "COLORTERM",
+            "LS_COLORS",
+            "MANPATH",
+            "CI",
+        ] {
+            assert_eq!(resembled_setting(ordinary), None, "{ordinary}");
+        }
+    }
+
+    #[test]
+    fn the_preview_is_shown_on_loopback_unless_told_otherwise() {
+        let loopback: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let everywhere: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let preview = |pairs: &[(&str, &str)]| settings(pairs).unwrap().skill.preview;
+        assert_eq!(preview(&[]), PreviewSetting::Auto);
+        assert!(PreviewSetting::Auto.allows(loopback));
+        assert!(PreviewSetting::Auto.allows("[::1]:8080".parse().unwrap()));
+        assert!(!PreviewSetting::Auto.allows(everywhere));
+        assert!(preview(&[("SKILL_PREVIEW", "true")]).allows(everywhere));
+        assert!(!preview(&[("SKILL_PREVIEW", "false")]).allows(loopback));
+        let err = settings(&[("SKILL_PREVIEW", "sometimes")]).unwrap_err();
+        assert!(err.to_string().starts_with("SKILL_PREVIEW:"), "{err}");
     }
 
     #[test]

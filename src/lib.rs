@@ -16,7 +16,8 @@
 //! - [`daemon`]: `artistbot daemon`: the schedule, the request queue's poll, clean
 //!   shutdown, health and metrics, all through the sync's runner.
 //! - [`import`]: the old bot's DynamoDB exports: streaming readers and the import run.
-//! - [`skill`]: the KakaoTalk skill endpoint (read-only replies from the catalog).
+//! - [`skill`]: the KakaoTalk skill endpoint (read-only replies from the catalog) and
+//!   its chat preview page.
 //! - [`commands`]: what each CLI subcommand parses and prints, for the thin `main`.
 //!
 //! ## Layering

@@ -1,4 +1,5 @@
-//! `artistbot`: the command line. Thin: telemetry, settings, then one command.
+//! `artistbot`: the command line. Thin: arguments, the settings file, settings,
+//! telemetry, then one command.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,16 +8,33 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use artistbot::commands;
-use artistbot::config::Settings;
+use artistbot::config::{self, EnvFile, Settings};
 use artistbot::telemetry::{self, Console};
+
+/// What every exit code means, for `--help` (the README says the same).
+const EXIT_CODES: &str = "\
+Exit codes, the same for every command:
+  0   done
+  1   failed (for doctor: a check failed)
+  2   stopped early for a reason the next run gets past (Spotify quota or budget, a
+      provider down, another runner busy, Ctrl-C); the next run continues
+  64  usage error (an unknown flag, a missing argument)";
+
+/// A usage error: clap's own error exit (2) would mean "stopped early" here.
+const USAGE_ERROR: u8 = 64;
 
 #[derive(Parser)]
 #[command(
     name = "artistbot",
     version,
-    about = "Keeps a catalog of artists, top tracks and related artists fresh, and serves it to a KakaoTalk bot."
+    about = "Keeps a catalog of artists, top tracks and related artists fresh, and serves it to a KakaoTalk bot.",
+    after_help = EXIT_CODES
 )]
 struct Cli {
+    /// Read the settings from this file instead of `.env` (a service's environment file;
+    /// variables already set in the environment still win).
+    #[arg(long, global = true, value_name = "PATH", env = config::ENV_FILE_VARIABLE)]
+    env_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,9 +65,33 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Catalog counts, last runs, what each provider allows, the schedule and the
-    /// request queue.
-    Status,
+    /// Show the reply the KakaoTalk skill gives NAME, recording nothing.
+    ///
+    /// The skill's own code path (lookup, related artists, suggestions), drawn for a
+    /// terminal or printed as the Kakao JSON. Exit 0: a reply from the catalog (a known
+    /// name or not); 1: the catalog could not be read.
+    Ask {
+        /// What a user types: an artist's name (several words are joined by spaces).
+        #[arg(required = true, value_name = "NAME")]
+        name: Vec<String>,
+        /// Print the Kakao JSON instead of the terminal rendering.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the setup: one line per check, with what is wrong and how to fix it.
+    ///
+    /// The settings file, variable names, the database (reachable, schema, grants),
+    /// the Spotify app (a token only: no quota spent), Deezer, the schedule and the
+    /// skill endpoint. Writes nothing. Exit 0: no check failed (warnings do not fail);
+    /// 1: a check failed.
+    Doctor,
+    /// The mode, catalog counts, last runs, what each provider allows, the schedule and
+    /// the request queue.
+    Status {
+        /// The same facts as one JSON object, with stable keys (see the README).
+        #[arg(long)]
+        json: bool,
+    },
     /// Run until stopped: the scheduled refresh (SYNC_SCHEDULE in SYNC_TIMEZONE) and
     /// onboarding of requested artists (every QUEUE_POLL). SIGTERM or Ctrl-C stops it
     /// cleanly (exit 0); a second signal stops it at once.
@@ -60,13 +102,43 @@ enum Command {
         #[command(subcommand)]
         source: commands::import::ImportSource,
     },
-    /// Serve the KakaoTalk skill endpoint (POST /skill, GET /healthz) on BIND_ADDR.
+    /// Serve the KakaoTalk skill endpoint (POST /skill, GET /healthz) on BIND_ADDR, and
+    /// the chat preview page (GET /) when SKILL_PREVIEW allows it.
     Serve,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let settings = match Settings::load() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            // `--help` and `--version` are answers, not errors.
+            return if error.use_stderr() {
+                ExitCode::from(USAGE_ERROR)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let env_file = EnvFile::find_and_read(cli.env_file.as_deref());
+    if let Command::Doctor = cli.command {
+        // Doctor reports a broken settings file as one of its checks, and goes on.
+        if let Ok(file) = &env_file {
+            file.load_into_environment();
+        }
+        let runtime = tokio::runtime::Runtime::new().expect("cannot start the tokio runtime");
+        return ExitCode::from(runtime.block_on(commands::doctor::run(env_file)) as u8);
+    }
+    let env_file = match env_file {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!("artistbot: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    // Before the runtime starts any thread: this sets environment variables.
+    env_file.load_into_environment();
+    let settings = match Settings::from_environment() {
         Ok(settings) => Arc::new(settings),
         Err(error) => {
             eprintln!("artistbot: configuration: {error}");
@@ -90,6 +162,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    commands::warn_about_misspelt_variables(&env_file);
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
@@ -100,10 +173,12 @@ fn main() -> ExitCode {
                 no_refresh,
             } => commands::add(settings.clone(), artists, file.as_deref(), !no_refresh).await,
             Command::Sync { force } => commands::sync(settings.clone(), force).await,
-            Command::Status => commands::status(&settings).await.map(|_| 0),
+            Command::Ask { name, json } => commands::ask::run(&settings, &name, json).await,
+            Command::Status { json } => commands::status::run(&settings, json).await.map(|_| 0),
             Command::Daemon => commands::daemon(settings.clone()).await,
             Command::Import { source } => commands::import::run(settings.clone(), source).await,
             Command::Serve => commands::serve(settings.clone()).await,
+            Command::Doctor => unreachable!("doctor runs before the settings are loaded"),
         }
     });
     match result {

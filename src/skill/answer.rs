@@ -91,6 +91,8 @@ pub enum MissRecording {
     /// which would otherwise be the slowest part of a miss, and holds a pooled connection
     /// other replies are waiting for.
     AfterReplying,
+    /// Never: `artistbot ask` shows a reply without changing anything.
+    Never,
 }
 
 impl SkillService {
@@ -213,6 +215,7 @@ impl SkillService {
                     tokio::spawn(write);
                     true
                 }
+                MissRecording::Never => false,
             }
         };
         let (suggestions, recorded) = tokio::join!(suggest, record);

@@ -32,9 +32,16 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The skill's routes over `service`.
 pub fn router(service: SkillService) -> Router {
+    router_with(service, Router::new())
+}
+
+/// The skill's routes and `more` (the chat preview's, see [`super::preview`]), behind
+/// the same body limit and panic guard.
+pub(super) fn router_with(service: SkillService, more: Router<SkillService>) -> Router {
     Router::new()
         .route("/skill", post(skill))
         .route("/healthz", get(healthz))
+        .merge(more)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(answer_panics))
@@ -72,7 +79,9 @@ impl Refusal {
     }
 }
 
-async fn skill(
+/// `POST /skill`; also the chat preview's handler once it has added what the checks
+/// need (see [`super::preview`]).
+pub(super) async fn skill(
     State(service): State<SkillService>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,

@@ -7,6 +7,8 @@
 //! - [`suggest`]: close names for a miss, from an in-memory copy of the catalog's names.
 //! - [`answer`]: request → store reads (bounded by a timeout) → reply.
 //! - [`http`]: the axum router shared by `artistbot serve` and the Lambda binary.
+//! - [`preview`]: the chat preview page `artistbot serve` shows on loopback, and who may
+//!   use it.
 //! - [`lambda`]: any AWS front door's event → that router → the front door's response
 //!   shape, and the Lambda runtime loop.
 //!
@@ -18,6 +20,7 @@ pub(crate) mod answer;
 pub(crate) mod compose;
 pub(crate) mod http;
 pub mod lambda;
+pub mod preview;
 pub mod reply;
 pub(crate) mod request;
 pub(crate) mod suggest;
@@ -29,6 +32,7 @@ use tokio::net::TcpListener;
 
 pub use answer::{MissRecording, Outcome, SkillService};
 pub use http::{MAX_BODY_BYTES, router};
+pub use preview::{PreviewAccess, router_with_preview};
 
 use crate::config::Settings;
 use crate::store::{PoolOptions, Store, StoreError};
@@ -63,7 +67,17 @@ pub async fn serve(
     service: SkillService,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(service))
+    serve_with_preview(listener, service, None, shutdown).await
+}
+
+/// As [`serve`], with the chat preview when `preview` says who may use it.
+pub async fn serve_with_preview(
+    listener: TcpListener,
+    service: SkillService,
+    preview: Option<PreviewAccess>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router_with_preview(service, preview))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -10,9 +10,11 @@
 //! connection of its own), [`import`] (batched writes of imported DynamoDB data),
 //! [`ranked`] (an artist's ranked rows, top tracks or related artists, whatever the table),
 //! [`identity`] (re-keying and merging an artist met on both providers),
-//! [`reads`] (one artist's stored rows), [`skill`] (the reads of the Kakao skill endpoint).
+//! [`reads`] (one artist's stored rows), [`skill`] (the reads of the Kakao skill endpoint),
+//! [`grants`] (the connected account's own grants, for `doctor`).
 
 pub(crate) mod artists;
+pub(crate) mod grants;
 pub(crate) mod identity;
 pub(crate) mod import;
 pub mod lock;

@@ -58,6 +58,8 @@ fn every_command_explains_itself() {
         vec!["add", "--help"],
         vec!["sync", "--help"],
         vec!["status", "--help"],
+        vec!["ask", "--help"],
+        vec!["doctor", "--help"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_artistbot"))
             .args(&args)
@@ -66,6 +68,43 @@ fn every_command_explains_itself() {
         assert!(output.status.success(), "{args:?}");
         assert!(text(&output).contains("Usage"), "{args:?}");
     }
+}
+
+#[test]
+fn a_usage_error_exits_64_so_that_2_keeps_meaning_stopped_early() {
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_artistbot"))
+            .args(args)
+            .env_clear()
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        (output.status.code(), text(&output))
+    };
+
+    for usage_error in [
+        &["--no-such-flag"][..],
+        &["sync", "--no-such-flag"],
+        &["ask"],
+        &["import"],
+        &["no-such-command"],
+        &[],
+    ] {
+        let (code, shown) = run(usage_error);
+        assert_eq!(code, Some(64), "{usage_error:?}: {shown}");
+    }
+    for answer in [
+        &["--help"][..],
+        &["--version"],
+        &["ask", "--help"],
+        &["help"],
+    ] {
+        let (code, shown) = run(answer);
+        assert_eq!(code, Some(0), "{answer:?}: {shown}");
+    }
+    let (_, help) = run(&["--help"]);
+    assert!(help.contains("64  usage error"), "{help}");
+    assert!(help.contains("--env-file <PATH>"), "{help}");
 }
 
 db_test!(

@@ -8,13 +8,18 @@
 #[macro_use]
 mod support;
 
+mod ask;
+mod binary;
 mod cli;
 mod daemon;
+mod doctor;
 mod import;
 mod import_reader;
 mod lambda;
 mod layering;
+mod preview;
 mod skill;
+mod status;
 mod store_basics;
 mod sync_engine;
 mod tls;

@@ -289,6 +289,12 @@ impl SpotifyClient {
         SpotifyError::EndpointUnavailable { feature, status }
     }
 
+    /// Fetches an access token and nothing else: whether the app's credentials work,
+    /// without spending a Web API call of the quota (`artistbot doctor`).
+    pub(crate) async fn check_credentials(&self) -> Result<(), SpotifyError> {
+        self.token().await.map(|_| ())
+    }
+
     /// `GET /artists/{id}`.
     pub(crate) async fn artist(&self, id: &str) -> Result<ArtistProfile, SpotifyError> {
         let path = format!("/artists/{id}");
