@@ -104,6 +104,11 @@ pub async fn sync(settings: Arc<Settings>, force: bool) -> Result<i32> {
         .await;
     unit.finish().await;
     let report = report?;
+    if let Some(reason) = &report.empty_catalog {
+        // Nothing was done: one line says why.
+        eprintln!("artistbot: {reason}");
+        return Ok(report.exit_code());
+    }
     print_report(&report);
     Ok(report.exit_code())
 }

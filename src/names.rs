@@ -66,7 +66,7 @@ pub enum ArtistRef {
 /// (`www.deezer.com/.../artist/123`), `deezer:artist:123` or `deezer:123`, or else a
 /// name. A bare number is a name ("112", "1975" are bands). Returns `None` for blank
 /// input.
-pub(crate) fn parse_artist_ref(input: &str) -> Option<ArtistRef> {
+pub fn parse_artist_ref(input: &str) -> Option<ArtistRef> {
     let input = input.trim();
     if input.is_empty() {
         return None;

@@ -113,6 +113,10 @@ impl Daemon {
             runner.clone(),
             daemon.schedule.clone(),
         ));
+        let first_run = {
+            let refresh = refresh.clone();
+            tokio::spawn(async move { refresh.first_run_if_empty().await })
+        };
         let mut scheduler = Scheduler::start(refresh)
             .await
             .context("starting the scheduler")?;
@@ -148,6 +152,7 @@ impl Daemon {
             }
         }
         queue.abort();
+        first_run.abort();
         if let Some(server) = server {
             server.abort();
         }

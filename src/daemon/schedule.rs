@@ -114,6 +114,38 @@ impl ScheduledRefresh {
         self.refresh(occurrence).instrument(span).await
     }
 
+    /// The daemon's first run on an empty catalog: a refresh right away (which starts the
+    /// catalog from the starter list) rather than an empty bot until the schedule fires.
+    /// `None` when the catalog holds artists, there is no starter list, or work is
+    /// already going on.
+    pub async fn first_run_if_empty(&self) -> Option<TickOutcome> {
+        let runner = &self.runner;
+        if runner.settings().sync.starter == crate::config::Starter::Off
+            || self.in_progress.swap(true, Ordering::AcqRel)
+        {
+            return None;
+        }
+        let _in_progress = InProgress(&self.in_progress);
+        let wait = runner.settings().daemon.lock_wait;
+        let Begin::Began(mut unit) = runner.begin(SlotWait::Wait, wait).await else {
+            return None;
+        };
+        if !matches!(runner.store().artist_count().await, Ok(0)) {
+            unit.finish().await;
+            return None;
+        }
+        tracing::info!("the catalog is empty: a first refresh starts it from the starter list now");
+        let outcome = match unit
+            .guarded(runner.run(RunOptions::stale(Trigger::Schedule)))
+            .await
+        {
+            Ok(report) => TickOutcome::Ran(report.status),
+            Err(_) => TickOutcome::Failed,
+        };
+        unit.finish().await;
+        Some(outcome)
+    }
+
     async fn refresh(&self, occurrence: DateTime<Utc>) -> TickOutcome {
         let runner = &self.runner;
         let wait = runner.settings().daemon.lock_wait;

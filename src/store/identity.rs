@@ -26,6 +26,7 @@ use sea_orm::{
 };
 
 use super::artists::{NAME_LEN, fit, fit_url, genres_json};
+use super::refresh::is_lock_conflict;
 use super::{Store, StoreError};
 use crate::catalog::{AddedVia, ArtistProfile, DeezerMapping, Demand, SpotifyLink};
 use crate::names::name_key;
@@ -48,7 +49,17 @@ pub enum Joined {
 impl Store {
     /// Links the Deezer-born artist `from` to the Spotify artist `profile` (proven by
     /// `how`): re-keyed to the Spotify id, or merged with the catalog artist under it.
-    pub(crate) async fn link_spotify(
+    pub async fn link_spotify(
+        &self,
+        from: &str,
+        profile: &ArtistProfile,
+        how: SpotifyLink,
+        now: NaiveDateTime,
+    ) -> Result<Joined, StoreError> {
+        retry_lock_conflicts(|| self.link_spotify_once(from, profile, how, now)).await
+    }
+
+    async fn link_spotify_once(
         &self,
         from: &str,
         profile: &ArtistProfile,
@@ -81,6 +92,16 @@ impl Store {
     /// Merges the Deezer-born artist `from` into the catalog artist `into` (which has no
     /// Deezer id), proven the same artist by `evidence` while matching `into` on Deezer.
     pub(crate) async fn merge_deezer_born(
+        &self,
+        from: &str,
+        into: &str,
+        evidence: DeezerMapping,
+        now: NaiveDateTime,
+    ) -> Result<Joined, StoreError> {
+        retry_lock_conflicts(|| self.merge_deezer_born_once(from, into, evidence, now)).await
+    }
+
+    async fn merge_deezer_born_once(
         &self,
         from: &str,
         into: &str,
@@ -138,6 +159,28 @@ impl Store {
             .map_err(StoreError::query("starting a join of identities"))
     }
 }
+
+/// Runs a join again after it lost a lock conflict (nothing of it was written).
+async fn retry_lock_conflicts<F, Fut>(join: F) -> Result<Joined, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Joined, StoreError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match join().await {
+            Err(error) if attempt < JOIN_ATTEMPTS && is_lock_conflict(&error) => {
+                let pause = 30 * attempt + fastrand::u64(0..30);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Attempts at one join when it loses a lock conflict.
+const JOIN_ATTEMPTS: u64 = 5;
 
 async fn find<C: ConnectionTrait>(
     conn: &C,

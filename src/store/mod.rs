@@ -15,7 +15,7 @@
 
 pub(crate) mod artists;
 pub(crate) mod grants;
-pub(crate) mod identity;
+pub mod identity;
 pub(crate) mod import;
 pub mod lock;
 pub(crate) mod provider_state;

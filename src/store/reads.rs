@@ -5,7 +5,7 @@ use entity::{artists, related_artists, top_tracks};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{Store, StoreError};
-use crate::catalog::{DeezerMapping, Source};
+use crate::catalog::{DeezerMapping, Source, SpotifyLink};
 
 /// Everything stored about an artist's profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,7 +15,7 @@ pub struct StoredArtist {
     pub name_key: String,
     pub followers: Option<i64>,
     pub popularity: Option<i32>,
-    pub(crate) url: Option<String>,
+    pub url: Option<String>,
     pub image_url: Option<String>,
     pub genres: Vec<String>,
     pub source: Option<Source>,
@@ -27,6 +27,7 @@ pub struct StoredArtist {
     pub tracks_refreshed_at: Option<NaiveDateTime>,
     pub(crate) related_refreshed_at: Option<NaiveDateTime>,
     pub added_via: String,
+    pub spotify_link: Option<SpotifyLink>,
 }
 
 /// A stored top track.
@@ -35,8 +36,8 @@ pub struct StoredTrack {
     pub id: String,
     pub rank: i32,
     pub name: String,
-    pub(crate) album_name: Option<String>,
-    pub(crate) image_url: Option<String>,
+    pub album_name: Option<String>,
+    pub image_url: Option<String>,
     pub popularity: Option<i32>,
     pub(crate) isrc: Option<String>,
     pub source: Option<Source>,
@@ -79,6 +80,7 @@ impl Store {
             tracks_refreshed_at: m.tracks_refreshed_at,
             related_refreshed_at: m.related_refreshed_at,
             added_via: m.added_via,
+            spotify_link: m.spotify_link.as_deref().and_then(SpotifyLink::parse),
         }))
     }
 

@@ -369,7 +369,7 @@ fn refresh_transaction_options(backend: DbBackend) -> TransactionOptions {
 }
 
 /// Deadlock (1213), lock wait timeout (1205), or SQLite's "database is locked".
-fn is_lock_conflict(error: &StoreError) -> bool {
+pub(crate) fn is_lock_conflict(error: &StoreError) -> bool {
     let StoreError::Query { source, .. } = error else {
         return false;
     };

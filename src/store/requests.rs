@@ -121,6 +121,12 @@ pub struct ArtistRequest {
     pub artist_id: Option<String>,
     pub last_error: Option<String>,
     pub resolved_at: Option<NaiveDateTime>,
+    /// Distinct users who asked.
+    pub users_asked: u32,
+    /// The artist the providers' best hit suggests, without proof.
+    pub candidate_artist_id: Option<String>,
+    /// The artist a user tapped among the suggestions after asking.
+    pub tapped_artist_id: Option<String>,
 }
 
 /// How the queue stands, for `status` and `/metrics`.
@@ -149,6 +155,9 @@ fn request_from_row(m: artist_requests::Model) -> ArtistRequest {
         artist_id: m.artist_id,
         last_error: m.last_error,
         resolved_at: m.resolved_at,
+        users_asked: u32::try_from(m.users_asked).unwrap_or(0),
+        candidate_artist_id: m.candidate_artist_id,
+        tapped_artist_id: m.tapped_artist_id,
     }
 }
 
@@ -209,7 +218,7 @@ impl Store {
     }
 
     /// The request resolved to `artist_id` (added, or found under another spelling).
-    pub(crate) async fn resolve_request(
+    pub async fn resolve_request(
         &self,
         query_key: &str,
         artist_id: &str,

@@ -469,11 +469,13 @@ pub(crate) async fn match_on_deezer(ctx: &RunContext, artist: &ArtistState) -> D
         Resolution::Mapped(found, how) => {
             let holder = ctx.catalog().deezer_holders.get(&found.id).cloned();
             if let Some(born) = holder.filter(|h| is_deezer_born(h)) {
-                match ctx
-                    .store()
-                    .merge_deezer_born(&born, &artist.id, how, ctx.now)
-                    .await
-                {
+                let merged = {
+                    let _one_at_a_time = ctx.joining.lock().await;
+                    ctx.store()
+                        .merge_deezer_born(&born, &artist.id, how, ctx.now)
+                        .await
+                };
+                match merged {
                     Ok(_) => {
                         tracing::info!(artist = %artist.name, merged = %born, "met first through Deezer: now one artist");
                         ctx.catalog().renamed(&born, &artist.id);

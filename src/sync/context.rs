@@ -40,6 +40,9 @@ pub(crate) struct RunContext {
     pub(crate) catalog: Mutex<CatalogIndex>,
     /// Some artist was re-keyed or merged this run (its tasks must be planned again).
     pub(crate) ids_changed: AtomicBool,
+    /// Held while two identities are joined: joins touch each other's edges, so they
+    /// run one at a time (the Spotify and Deezer calls before them do not).
+    pub(crate) joining: tokio::sync::Mutex<()>,
     /// Answers of the probe of Spotify's endpoints, for the artist they were asked for:
     /// that artist's refresh uses them instead of asking again.
     pub(crate) probed: Mutex<Probed>,
@@ -247,6 +250,7 @@ impl RunContext {
             deezer_calls,
             statements: 0,
             linked: Vec::new(),
+            empty_catalog: None,
             spotify_note: self.spotify.unusable().and_then(|reason| match reason {
                 SpotifyError::NotConfigured => None,
                 SpotifyError::Blocked { until, reason } => Some(format!(

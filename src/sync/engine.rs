@@ -38,7 +38,7 @@ use super::spotify_state::{load_spotify_access, save_spotify_access};
 use crate::catalog::{AddedVia, ArtistRefresh, ArtistState, ProfileUpdate};
 use crate::config::{Settings, Starter};
 use crate::names::parse_artist_ref;
-use crate::providers::deezer::{DeezerClient, DeezerError};
+use crate::providers::deezer::DeezerClient;
 use crate::providers::http::CallBudget;
 use crate::providers::spotify::{
     SpotifyAccess, SpotifyClient, SpotifyConfig, SpotifyError, SpotifyFeature,
@@ -233,11 +233,8 @@ impl SyncEngine {
         progress.planned(plan.tasks.len() as u64);
 
         let ctx = self.context(run_id, now, spotify, deezer, &states, loaded_access, probed);
-        if let Some(reason) = starter_problem {
-            ctx.note_error(
-                &FetchError::Deezer(DeezerError::Unavailable(reason)),
-                "starter list",
-            );
+        if let Some(reason) = &starter_problem {
+            tracing::warn!(%reason, "nothing to refresh");
         }
         ctx.tally().counts.artists_due = plan.tasks.len() as u64;
         ctx.tally().counts.artists_unmapped = plan.waiting_for_deezer_match;
@@ -250,29 +247,47 @@ impl SyncEngine {
         let SpotifyPhase {
             renamed,
             mut profiles,
+            sought,
         } = link::spotify_phase(&ctx, &plan.tasks, &batched, concurrency, shutdown).await;
-        let mut prematched =
-            match_due_artists_on_deezer(&ctx, &plan.tasks, capabilities, concurrency, shutdown)
-                .await;
-        let mut tasks = plan.tasks;
-        if ctx.ids_changed.load(std::sync::atomic::Ordering::SeqCst) {
-            // Ids changed (a re-key, a merge): plan again from what is stored now, so
-            // every task names the artist as it is.
-            let only = only.map(|ids| {
-                ids.into_iter()
-                    .map(|id| renamed.get(&id).cloned().unwrap_or(id))
-                    .collect::<Vec<_>>()
+        // An artist whose only due work was its link is done with the Spotify phase.
+        let (link_only, mut tasks): (Vec<_>, Vec<_>) = plan
+            .tasks
+            .into_iter()
+            .partition(|t| t.link_due && !t.profile_due && !t.tracks_due && !t.related_due);
+        for task in &link_only {
+            ctx.absorb(&ArtistOutcome {
+                name: task.artist.name.clone(),
+                left_due: !sought.contains(&task.artist.id),
+                ..Default::default()
             });
+        }
+        let mut prematched =
+            match_due_artists_on_deezer(&ctx, &tasks, capabilities, concurrency, shutdown).await;
+        if ctx.ids_changed.load(std::sync::atomic::Ordering::SeqCst) {
+            // Ids changed (a re-key, a merge): plan the same artists again from what is
+            // stored now, so every task names the artist as it is. One left with nothing
+            // due (its profile came with its link) or merged into another is done.
+            let keep: HashSet<String> = tasks
+                .iter()
+                .map(|t| renamed.get(&t.artist.id).unwrap_or(&t.artist.id).clone())
+                .collect();
+            let only: Option<Vec<String>> = only.is_some().then(|| keep.iter().cloned().collect());
             let fresh = self.store.artist_states().await?;
-            tasks = self
+            let replanned: Vec<plan::ArtistTask> = self
                 .plan(fresh, options, only.as_deref(), now, capabilities)
-                .tasks;
-            for task in &mut tasks {
-                if profiles.contains_key(&task.artist.id) {
-                    task.profile_due = true;
-                }
-                task.link_due = false;
+                .tasks
+                .into_iter()
+                .filter(|t| keep.contains(&t.artist.id))
+                .map(|mut t| {
+                    t.link_due = false;
+                    t.profile_due |= profiles.contains_key(&t.artist.id);
+                    t
+                })
+                .collect();
+            for _ in replanned.len()..tasks.len() {
+                ctx.absorb(&ArtistOutcome::default());
             }
+            tasks = replanned;
         }
         self.fetch_and_write(
             &ctx,
@@ -290,6 +305,12 @@ impl SyncEngine {
         let mut report = ctx.finish(shutdown.is_cancelled());
         report.linked = renamed.into_iter().collect();
         report.linked.sort();
+        if let Some(reason) = starter_problem {
+            // Stopped before it could start: the next run tries again.
+            report.status = RunStatus::Partial;
+            report.stop_reason = Some(reason.clone());
+            report.empty_catalog = Some(reason);
+        }
         self.store
             .record_run(
                 run_id,
@@ -370,6 +391,7 @@ impl SyncEngine {
             deezer_born_namesakes,
             catalog: Mutex::new(catalog),
             ids_changed: std::sync::atomic::AtomicBool::new(false),
+            joining: tokio::sync::Mutex::new(()),
             probed: Mutex::new(probed),
             new_artist_slots: AtomicI64::new(slots as i64),
             tally: Mutex::new(Tally::default()),

@@ -34,11 +34,19 @@ pub(crate) struct SpotifyPhase {
     pub(crate) renamed: HashMap<String, String>,
     /// Spotify profiles fetched for the artists' refreshes, by artist id.
     pub(crate) profiles: HashMap<String, ArtistProfile>,
+    /// Deezer-born artists whose Spotify id was sought to the end (linked, or found
+    /// wanting), by their id when the phase began; the others wait for a later run.
+    pub(crate) sought: HashSet<String>,
 }
 
 /// What one artist's turn in the phase did.
 enum Turn {
-    Linked { from: String, to: String },
+    Linked {
+        from: String,
+        to: String,
+    },
+    /// Sought, and not linked (no proof, or held by another artist).
+    NotLinked(String),
     Profile(ArtistProfile),
     Nothing,
 }
@@ -65,17 +73,25 @@ pub(crate) async fn spotify_phase(
         })
         .cloned()
         .collect();
-    // `buffered` keeps the plan's order: turns start in demand order.
+    // `buffered` keeps the plan's order: turns start in demand order, and no more turns
+    // run at once than the budget has calls, so a small budget goes to the first.
+    let width = concurrency
+        .max(1)
+        .min(ctx.spotify.budget_remaining().max(1) as usize);
     let mut turns = futures::stream::iter(wanted)
         .take_while(|_| {
             std::future::ready(!shutdown.is_cancelled() && ctx.spotify.unusable().is_none())
         })
         .map(|task| take_turn(ctx, task))
-        .buffered(concurrency.max(1));
+        .buffered(width);
     while let Some(turn) = turns.next().await {
         match turn {
             Turn::Linked { from, to } => {
+                phase.sought.insert(from.clone());
                 phase.renamed.insert(from, to);
+            }
+            Turn::NotLinked(id) => {
+                phase.sought.insert(id);
             }
             Turn::Profile(profile) => {
                 phase.profiles.insert(profile.id.clone(), profile);
@@ -140,18 +156,20 @@ async fn link(ctx: &RunContext, artist: &ArtistState) -> Turn {
                 _ => SpotifyLink::Unmapped,
             };
             save_link(ctx, artist, link).await;
-            return Turn::Nothing;
+            return Turn::NotLinked(artist.id.clone());
         }
         Resolution::Deferred(reason) => {
             tracing::debug!(artist = %artist.name, %reason, "Spotify link left for a later run");
             return Turn::Nothing;
         }
     };
-    match ctx
-        .store()
-        .link_spotify(&artist.id, &profile, how, ctx.now)
-        .await
-    {
+    let joined = {
+        let _one_at_a_time = ctx.joining.lock().await;
+        ctx.store()
+            .link_spotify(&artist.id, &profile, how, ctx.now)
+            .await
+    };
+    match joined {
         Ok(Joined::ReKeyed | Joined::Merged) => {
             tracing::info!(artist = %artist.name, from = %artist.id, to = %profile.id, evidence = how.as_str(), "linked to Spotify");
             ctx.catalog().renamed(&artist.id, &profile.id);
@@ -165,7 +183,7 @@ async fn link(ctx: &RunContext, artist: &ArtistState) -> Turn {
         Ok(Joined::Held { by }) => {
             tracing::info!(artist = %artist.name, spotify_id = %profile.id, held_by = %by, "the Spotify artist is another catalog artist; not linked");
             save_link(ctx, artist, SpotifyLink::Held).await;
-            Turn::Nothing
+            Turn::NotLinked(artist.id.clone())
         }
         Ok(Joined::Gone) => Turn::Nothing,
         Err(error) => {

@@ -33,9 +33,9 @@ pub(crate) mod options;
 pub mod plan;
 pub(crate) mod progress;
 pub(crate) mod report;
-pub(crate) mod requests;
+pub mod requests;
 pub mod resolve;
-pub(crate) mod runner;
+pub mod runner;
 mod spotify_state;
 
 pub use engine::SyncEngine;

@@ -25,21 +25,21 @@ pub use super::resolve::AddOutcome;
 
 /// What one onboarding did.
 #[derive(Debug)]
-pub(crate) struct Onboarded {
+pub struct Onboarded {
     /// One per input, in the order given.
-    pub(crate) outcomes: Vec<AddOutcome>,
+    pub outcomes: Vec<AddOutcome>,
     /// Spotify calls spent resolving the inputs.
-    pub(crate) resolution_calls: ApiCalls,
+    pub resolution_calls: ApiCalls,
     /// Why Spotify could not be called any more, if it stopped while resolving (a block,
     /// the budget): inputs it failed are not their own fault.
-    pub(crate) spotify_stopped: Option<String>,
+    pub spotify_stopped: Option<String>,
     /// The refresh of the artists added, when one was asked for and any were added.
-    pub(crate) refresh: Option<Result<RunReport, SyncError>>,
+    pub refresh: Option<Result<RunReport, SyncError>>,
 }
 
 impl Onboarded {
     /// The ids of the artists this onboarding added.
-    pub(crate) fn added(&self) -> Vec<String> {
+    pub fn added(&self) -> Vec<String> {
         self.outcomes
             .iter()
             .filter_map(|outcome| match outcome {
@@ -55,7 +55,7 @@ impl Onboarded {
 /// progress going to it. Requests and the starter list add only while the catalog has
 /// room (`CATALOG_MAX_ARTISTS`). Store errors stop the flow: nothing can be added
 /// without the database.
-pub(crate) async fn onboard(
+pub async fn onboard(
     runner: &Runner,
     (spotify, deezer): (&SpotifyClient, &DeezerClient),
     inputs: &[ArtistRef],

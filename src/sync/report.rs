@@ -57,6 +57,9 @@ pub struct RunReport {
     /// Why Spotify could not be asked at the end of the run (a block, the budget), when
     /// it is configured: links and Spotify profiles wait for a later run.
     pub spotify_note: Option<String>,
+    /// The catalog was empty and its starter list could not be looked up (no network,
+    /// Deezer down, an unreadable list): why, in one line. Nothing was changed.
+    pub empty_catalog: Option<String>,
     pub(crate) elapsed: Duration,
 }
 

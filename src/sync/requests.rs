@@ -32,24 +32,24 @@ use crate::store::{self, Store, StoreError};
 
 /// What one batch did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct QueueBatch {
+pub struct QueueBatch {
     /// Requests resolved to a catalog artist (added or already there).
-    pub(crate) resolved: u64,
-    pub(crate) not_found: u64,
-    pub(crate) failed: u64,
+    pub resolved: u64,
+    pub not_found: u64,
+    pub failed: u64,
     /// Artists added and refreshed right away.
-    pub(crate) added: Vec<String>,
+    pub added: Vec<String>,
     /// How each request handled ended: `added`, `already_present`, `not_found`, `failed`.
-    pub(crate) handled: Vec<&'static str>,
+    pub handled: Vec<&'static str>,
     /// Spotify calls spent resolving the names.
-    pub(crate) spotify_calls: ApiCalls,
+    pub spotify_calls: ApiCalls,
     /// Why nothing was tried, if so.
-    pub(crate) skipped: Option<&'static str>,
+    pub skipped: Option<&'static str>,
 }
 
 /// One batch: onboards the requests due now, at most `QUEUE_BATCH` of them.
 /// `last_wait_reason` keeps "Spotify is blocked" from being logged at every poll.
-pub(crate) async fn onboard_due_requests(
+pub async fn onboard_due_requests(
     runner: &Runner,
     last_wait_reason: &Mutex<Option<String>>,
 ) -> QueueBatch {

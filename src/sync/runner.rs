@@ -38,7 +38,7 @@ use crate::store::{self, Store};
 /// Watches a runner's units of work: the daemon counts runs and tracks whether the
 /// database answers; a CLI run watches nothing ([`Unwatched`]). Called from the unit's
 /// task; must not block.
-pub(crate) trait RunObserver: Send + Sync {
+pub trait RunObserver: Send + Sync {
     /// The database (or the runner lock's connection) answered.
     fn database_ok(&self) {}
     /// The database (or the runner lock's connection) failed with `error`.
@@ -50,7 +50,7 @@ pub(crate) trait RunObserver: Send + Sync {
 }
 
 /// Nobody watches (the CLI's runs report on the terminal instead).
-pub(crate) struct Unwatched;
+pub struct Unwatched;
 
 impl RunObserver for Unwatched {}
 
@@ -150,7 +150,7 @@ pub struct Runner {
 impl Runner {
     /// A runner over `engine`, watched by `observer`; `shutdown` stops its units (no new
     /// work; runs stop starting artists).
-    pub(crate) fn new(
+    pub fn new(
         engine: SyncEngine,
         observer: Arc<dyn RunObserver>,
         shutdown: CancellationToken,

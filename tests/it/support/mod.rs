@@ -73,8 +73,8 @@ pub struct SyncHarness {
 }
 
 /// Settings that keep tests fast: short timeouts and backoffs, no client-side rate
-/// limits (tests that need one set it), and a short pause after Deezer's throttle
-/// answer (its window).
+/// limits (tests that need one set it), a short pause after Deezer's throttle answer
+/// (its window), and no starter list (tests of it ask for one).
 pub const FAST_ENV: &[(&str, &str)] = &[
     ("HTTP_TIMEOUT", "1s"),
     ("HTTP_MAX_ATTEMPTS", "3"),
@@ -84,6 +84,7 @@ pub const FAST_ENV: &[(&str, &str)] = &[
     ("SPOTIFY_MAX_REQUESTS", "0"),
     ("DEEZER_MAX_REQUESTS", "0"),
     ("DEEZER_WINDOW", "200ms"),
+    ("CATALOG_STARTER", "none"),
     ("SYNC_CONCURRENCY", "4"),
 ];
 
@@ -122,6 +123,65 @@ impl SyncHarness {
             env,
             _db: db,
         }
+    }
+
+    /// As [`SyncHarness::with_env`], with no Spotify app configured at all.
+    pub async fn without_spotify(
+        db: TestDb,
+        world: testkit::fake::World,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let mut env = vec![("SPOTIFY_CLIENT_ID", ""), ("SPOTIFY_CLIENT_SECRET", "")];
+        env.extend_from_slice(extra);
+        Self::with_env(db, world, testkit::fake::SpotifyMode::Development, &env).await
+    }
+
+    /// A runner over the harness's engine, as one CLI command has.
+    pub fn runner(&self) -> artistbot::sync::runner::Runner {
+        artistbot::sync::runner::Runner::new(
+            self.engine(),
+            std::sync::Arc::new(artistbot::sync::runner::Unwatched),
+            tokio_util::sync::CancellationToken::new(),
+        )
+    }
+
+    /// What `artistbot add` does with `inputs` (names, ids, links), refresh included.
+    pub async fn add(&self, inputs: &[&str]) -> artistbot::sync::onboard::Onboarded {
+        self.onboard(inputs, artistbot::catalog::AddedVia::Cli)
+            .await
+    }
+
+    /// Onboards `inputs` as if they came `via` (the CLI, requests).
+    pub async fn onboard(
+        &self,
+        inputs: &[&str],
+        via: artistbot::catalog::AddedVia,
+    ) -> artistbot::sync::onboard::Onboarded {
+        let runner = self.runner();
+        let refs: Vec<_> = inputs
+            .iter()
+            .filter_map(|i| artistbot::names::parse_artist_ref(i))
+            .collect();
+        let (spotify, deezer) = self
+            .engine()
+            .clients(artistbot::store::now())
+            .await
+            .expect("clients");
+        artistbot::sync::onboard::onboard(
+            &runner,
+            (&spotify, &deezer),
+            &refs,
+            via,
+            Some(&artistbot::sync::NoProgress),
+        )
+        .await
+        .expect("onboarding")
+    }
+
+    /// One batch of the request queue, as the daemon's poll runs it.
+    pub async fn onboard_requests(&self) -> artistbot::sync::requests::QueueBatch {
+        let runner = self.runner();
+        artistbot::sync::requests::onboard_due_requests(&runner, &std::sync::Mutex::new(None)).await
     }
 
     pub fn engine(&self) -> artistbot::sync::SyncEngine {
