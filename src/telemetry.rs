@@ -3,6 +3,9 @@
 //! `RUST_LOG` filters (default `info`, with the database drivers quieter); `NO_COLOR`
 //! turns colours off even at a terminal.
 //!
+//! Also [`escaped`], for log fields with text that came from a user or an upstream (so
+//! it can neither forge a line nor hide in terminal escapes).
+//!
 //! A leaf: it imports nothing else from the crate (the binaries pass it what the
 //! settings say), so neither it nor the settings depend on each other.
 
@@ -164,6 +167,84 @@ where
     }
 }
 
+/// `text` as a log field may show it: on one line, every control character (newline,
+/// carriage return, ESC, BEL, ...), format character (the bidi overrides U+202A–U+202E
+/// and isolates U+2066–U+2069, zero-width characters, ...) and line or paragraph
+/// separator written as an escape (`\n`, `\u{1b}`, `\u{202e}`), and a backslash as
+/// `\\` so an escape cannot be typed in. Everything else (Hangul, emoji, accents) is
+/// written as it is.
+///
+/// Use it for every field that carries what a user typed or a name an upstream gave:
+/// `tracing::info!(query = %escaped(&request.query), ...)`.
+pub fn escaped(text: &str) -> Escaped<'_> {
+    Escaped(text)
+}
+
+/// See [`escaped`].
+#[derive(Clone, Copy)]
+pub struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut clean_from = 0;
+        for (at, c) in self.0.char_indices() {
+            let escape = match c {
+                '\\' => Some("\\\\"),
+                '\n' => Some("\\n"),
+                '\r' => Some("\\r"),
+                '\t' => Some("\\t"),
+                _ if is_invisible_or_control(c) => None,
+                _ => continue,
+            };
+            f.write_str(&self.0[clean_from..at])?;
+            match escape {
+                Some(text) => f.write_str(text)?,
+                None => write!(f, "\\u{{{:x}}}", c as u32)?,
+            }
+            clean_from = at + c.len_utf8();
+        }
+        f.write_str(&self.0[clean_from..])
+    }
+}
+
+impl std::fmt::Debug for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// Unicode's control (Cc) and format (Cf) characters and the line and paragraph
+/// separators (Zl, Zp): what can break a line, move the cursor, reorder the text around
+/// it or hide in it.
+fn is_invisible_or_control(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00..=0x1f
+            | 0x7f..=0x9f
+            | 0xad
+            | 0x600..=0x605
+            | 0x61c
+            | 0x6dd
+            | 0x70f
+            | 0x890..=0x891
+            | 0x8e2
+            | 0x180e
+            | 0x200b..=0x200f
+            | 0x2028..=0x202e
+            | 0x2060..=0x2064
+            | 0x2066..=0x206f
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0x110bd
+            | 0x110cd
+            | 0x13430..=0x1343f
+            | 0x1bca0..=0x1bca3
+            | 0x1d173..=0x1d17a
+            | 0xe0001
+            | 0xe0020..=0xe007f
+    )
+}
+
 /// A failure in one line for a person: the error and each cause it keeps, each said
 /// once. Errors here show their cause in their own message too (so a log line with only
 /// the error still says why), so a cause already said is not repeated.
@@ -274,6 +355,40 @@ mod tests {
             "an empty NO_COLOR is unset"
         );
         assert!(!colours_wanted(false, None));
+    }
+
+    #[test]
+    fn escaped_text_stays_on_one_line_and_shows_what_hides() {
+        let typed =
+            "오마이걸\n2026-12-24T03:00:00Z  INFO forged\r\u{7}\u{1b}[31m\u{202e}txt\u{200b}\\n 👍🏽";
+
+        let shown = escaped(typed).to_string();
+
+        assert_eq!(
+            shown,
+            "오마이걸\\n2026-12-24T03:00:00Z  INFO forged\\r\\u{7}\\u{1b}[31m\\u{202e}txt\\u{200b}\\\\n 👍🏽"
+        );
+        assert!(!shown.contains('\n') && !shown.contains('\u{1b}'));
+        assert_eq!(escaped("OH MY GIRL").to_string(), "OH MY GIRL");
+        assert_eq!(format!("{:?}", escaped("a\tb")), "\"a\\tb\"");
+    }
+
+    #[test]
+    fn a_field_written_escaped_keeps_a_text_log_line_whole() {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry().with(line_layer(
+            captured.clone(),
+            Lines::Text,
+            false,
+            false,
+        ));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(query = %escaped("x\nERROR forged"), "requested name not found");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("query=x\\nERROR forged"), "{text}");
     }
 
     #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,7 @@ use crate::catalog::{
 };
 use crate::providers::deezer::{DeezerArtist, DeezerError};
 use crate::providers::spotify::{SpotifyError, SpotifyFeature};
+use crate::telemetry::escaped;
 
 use super::context::{ArtistOutcome, RunContext};
 use super::error::FetchError;
@@ -25,7 +26,8 @@ pub(crate) async fn refresh_artist(
     task: ArtistTask,
     prematched: Option<DeezerMatch>,
 ) -> ArtistOutcome {
-    let span = tracing::info_span!("artist", id = %task.artist.id, name = %task.artist.name);
+    let span =
+        tracing::info_span!("artist", id = %task.artist.id, name = %escaped(&task.artist.name));
     async move {
         let mut work = ArtistWork {
             ctx,
@@ -346,7 +348,7 @@ impl ArtistWork<'_> {
                     self.cache_deezer_artist(&candidate, None, why, attempts)
                 }
                 Resolution::Deferred(reason) => {
-                    tracing::debug!(deezer_artist = %candidate.name, %reason, "related artist left for a later run");
+                    tracing::debug!(deezer_artist = %escaped(&candidate.name), %reason, "related artist left for a later run");
                     complete = false;
                 }
             }
@@ -509,7 +511,7 @@ pub(crate) async fn match_on_deezer_and_save(
     };
     let (matched, mapping, deezer_id, fans) = match resolution {
         Resolution::Mapped(found, how) => {
-            tracing::info!(artist = %artist.name, deezer_id = found.id, evidence = how.as_str(), "matched on Deezer");
+            tracing::info!(artist = %escaped(&artist.name), deezer_id = found.id, evidence = how.as_str(), "matched on Deezer");
             (
                 DeezerMatch::Mapped {
                     id: found.id,
@@ -522,11 +524,11 @@ pub(crate) async fn match_on_deezer_and_save(
             )
         }
         Resolution::NotMapped(why) => {
-            tracing::info!(artist = %artist.name, reason = why.as_str(), "no trustworthy Deezer match; left unmapped");
+            tracing::info!(artist = %escaped(&artist.name), reason = why.as_str(), "no trustworthy Deezer match; left unmapped");
             (DeezerMatch::Unmapped, why, None, None)
         }
         Resolution::Deferred(reason) => {
-            tracing::debug!(artist = %artist.name, %reason, "Deezer match needs Spotify; left for a later run");
+            tracing::debug!(artist = %escaped(&artist.name), %reason, "Deezer match needs Spotify; left for a later run");
             return DeezerMatch::Deferred;
         }
     };

@@ -28,6 +28,7 @@ use crate::config::DaemonSettings;
 use crate::names::{ArtistRef, parse_artist_ref};
 use crate::store::requests::{ArtistRequest, RequestStatus};
 use crate::store::{self, Store, StoreError};
+use crate::telemetry::escaped;
 
 /// What one batch did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -158,7 +159,7 @@ async fn onboard_batch(
         let attempts = request.attempts.saturating_add(1);
         match outcome {
             AddOutcome::Added { id, name, alias } => {
-                tracing::info!(query = %request.query, %id, %name, ?alias, "requested artist added");
+                tracing::info!(query = %escaped(&request.query), %id, name = %escaped(name), alias = ?alias.as_deref().map(escaped), "requested artist added");
                 alias_the_request(store, &request.query, id).await?;
                 store
                     .resolve_request(&request.query_key, id, attempts, store::now())
@@ -168,7 +169,7 @@ async fn onboard_batch(
                 batch.added.push(id.clone());
             }
             AddOutcome::AlreadyPresent { id, name, alias } => {
-                tracing::info!(query = %request.query, %id, %name, ?alias, "requested name is a catalog artist");
+                tracing::info!(query = %escaped(&request.query), %id, name = %escaped(name), alias = ?alias.as_deref().map(escaped), "requested name is a catalog artist");
                 alias_the_request(store, &request.query, id).await?;
                 store
                     .resolve_request(&request.query_key, id, attempts, store::now())
@@ -183,7 +184,7 @@ async fn onboard_batch(
                 } else {
                     format!("no exact match; closest: {}", suggestions.join(", "))
                 };
-                tracing::info!(query = %request.query, attempts, ?retry_at, "requested name not found");
+                tracing::info!(query = %escaped(&request.query), attempts, ?retry_at, "requested name not found");
                 store
                     .miss_request(
                         &request.query_key,
@@ -200,11 +201,11 @@ async fn onboard_batch(
                 if onboarded.spotify_stopped.is_some() {
                     // Blocked or out of budget mid-batch: not this name's fault, so it
                     // keeps its tries and waits with the rest.
-                    tracing::warn!(query = %request.query, %error, "requests wait: Spotify stopped answering");
+                    tracing::warn!(query = %escaped(&request.query), %error, "requests wait: Spotify stopped answering");
                     continue;
                 }
                 let retry_at = retry_time(request, attempts, settings, store::now());
-                tracing::warn!(query = %request.query, %error, attempts, ?retry_at, "onboarding a requested name failed");
+                tracing::warn!(query = %escaped(&request.query), %error, attempts, ?retry_at, "onboarding a requested name failed");
                 store
                     .miss_request(
                         &request.query_key,
@@ -234,7 +235,7 @@ fn retry_time(
     now: NaiveDateTime,
 ) -> Option<NaiveDateTime> {
     if attempts >= settings.request_max_attempts {
-        tracing::info!(query = %request.query, attempts, "giving up on a requested name");
+        tracing::info!(query = %escaped(&request.query), attempts, "giving up on a requested name");
         return None;
     }
     let factor = 4u32.saturating_pow(attempts.saturating_sub(1));

@@ -10,6 +10,7 @@ mod support;
 
 mod cli;
 mod daemon;
+mod hardening;
 mod import;
 mod import_reader;
 mod lambda;
