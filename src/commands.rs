@@ -23,13 +23,15 @@ use crate::sync::{Progress, RunOptions, RunReport, SyncEngine, Trigger};
 
 /// Opens the catalog for a command's work (see [`Store::open`]).
 pub(crate) async fn open_store(settings: &Settings) -> Result<Store> {
-    let pool = PoolOptions::for_workers(settings.sync.concurrency);
+    let pool = PoolOptions::for_workers(settings.sync.concurrency)
+        .limit_statements(settings.db_statement_timeout);
     Ok(Store::open(&settings.database_url, pool).await?)
 }
 
 /// `artistbot migrate`: creates or upgrades the schema.
 pub async fn migrate(settings: &Settings, status_only: bool) -> Result<()> {
-    let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;
+    let pool = PoolOptions::default().limit_statements(settings.db_statement_timeout);
+    let store = Store::connect(&settings.database_url, pool).await?;
     if !status_only {
         store.migrate().await?;
     }
@@ -219,7 +221,8 @@ pub async fn serve(settings: Arc<Settings>) -> Result<i32> {
 
 /// `artistbot status`: catalog counts, last runs, provider state.
 pub async fn status(settings: &Settings) -> Result<()> {
-    let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;
+    let pool = PoolOptions::default().limit_statements(settings.db_statement_timeout);
+    let store = Store::connect(&settings.database_url, pool).await?;
     let (applied, pending) = store.migration_status().await?;
     println!("database      {}", settings.database_url);
     println!(

@@ -281,6 +281,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub daemon: DaemonSettings,
     pub skill: SkillSettings,
+    /// `DB_STATEMENT_TIMEOUT`: the most one database statement of the daemon or a command
+    /// may take, enforced by the server (`None`: no limit).
+    pub db_statement_timeout: Option<Duration>,
 }
 
 /// The Kakao skill endpoint (`artistbot serve` and the Lambda binary).
@@ -359,6 +362,11 @@ pub const SETTINGS: &[SettingSpec] = &[
         "DATABASE_URL",
         Some(migration::DEFAULT_DATABASE_URL),
         "SQLite file, or mysql://user:pass@host:3306/db",
+    ),
+    spec(
+        "DB_STATEMENT_TIMEOUT",
+        Some("30s"),
+        "most one database statement of the daemon or a command may take (0 = no limit)",
     ),
     spec(
         "SPOTIFY_CLIENT_ID",
@@ -644,6 +652,8 @@ impl Settings {
             log_format: log_format(&vars)?,
             daemon: daemon_settings(&vars)?,
             skill: skill_settings(&vars)?,
+            db_statement_timeout: vars
+                .optional_duration("DB_STATEMENT_TIMEOUT", Duration::from_secs(30))?,
         })
     }
 }
@@ -803,6 +813,16 @@ impl Vars<'_> {
                 ),
             }),
         }
+    }
+
+    /// A duration where `0` means "none" (a limit switched off, a cache not kept).
+    fn optional_duration(
+        &self,
+        name: &'static str,
+        default: Duration,
+    ) -> Result<Option<Duration>, ConfigError> {
+        let value = self.duration(name, default)?;
+        Ok((!value.is_zero()).then_some(value))
     }
 
     fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {

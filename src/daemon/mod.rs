@@ -175,7 +175,8 @@ async fn connect_until_ready(
     shutdown: &CancellationToken,
 ) -> Option<Store> {
     loop {
-        let pool = PoolOptions::for_workers(settings.sync.concurrency);
+        let pool = PoolOptions::for_workers(settings.sync.concurrency)
+            .limit_statements(settings.db_statement_timeout);
         match Store::open(&settings.database_url, pool).await {
             Ok(store) => {
                 health.database_ok();

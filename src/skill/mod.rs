@@ -39,8 +39,10 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Opens the endpoint's pool: small, lazy (a database that is down at start must not stop
 /// the process; replies say "try again" until it is back), and bounded by
-/// `SKILL_DB_TIMEOUT` when connecting. On SQLite the schema is brought up to date (the
-/// file is the app's own); a server's schema is managed by `artistbot migrate`.
+/// `SKILL_DB_TIMEOUT` when connecting and, on the server's side, for every statement (a
+/// reply waits no longer, so a query it gave up on must not go on holding locks). On
+/// SQLite the schema is brought up to date (the file is the app's own); a server's schema
+/// is managed by `artistbot migrate`.
 pub async fn connect_store(settings: &Settings) -> Result<Store, StoreError> {
     let skill = &settings.skill;
     let pool = PoolOptions {
@@ -48,6 +50,7 @@ pub async fn connect_store(settings: &Settings) -> Result<Store, StoreError> {
         connect_timeout: skill.db_timeout,
         lazy: !settings.database_url.is_sqlite(),
         ping_if_idle_for: Some(PING_IF_IDLE_FOR),
+        statement_timeout: Some(skill.db_timeout),
     };
     let store = Store::connect(&settings.database_url, pool).await?;
     if settings.database_url.is_sqlite() {

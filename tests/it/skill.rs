@@ -450,6 +450,7 @@ db_test!(
                     connect_timeout: Duration::from_millis(1500),
                     lazy: true,
                     ping_if_idle_for: None,
+                    statement_timeout: None,
                 };
                 let url = DatabaseUrl::new("mysql://root@127.0.0.1:1/artistbot");
                 Store::connect(&url, pool)
@@ -533,6 +534,7 @@ async fn a_database_that_never_answers_gets_a_try_again_reply_within_the_timeout
         connect_timeout: Duration::from_secs(10),
         lazy: true,
         ping_if_idle_for: None,
+        statement_timeout: None,
     };
     let url = DatabaseUrl::new(format!("mysql://root@{address}/artistbot"));
     let store = Store::connect(&url, pool).await.unwrap();

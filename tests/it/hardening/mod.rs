@@ -8,6 +8,8 @@
 //! give or take seconds"): the machine is shared.
 
 mod logs;
+mod secrets;
+mod statements;
 
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
