@@ -210,12 +210,17 @@ pub async fn serve(settings: Arc<Settings>) -> Result<i32> {
         "serving the Kakao skill at http://{address}/skill (database {})",
         settings.database_url
     );
-    crate::skill::serve(listener, service, async {
-        wait_for_signal().await;
-        tracing::info!("stopping: finishing the requests in flight");
-    })
-    .await
-    .context("serving the skill")?;
+    crate::skill::serve(
+        listener,
+        service,
+        settings.server,
+        settings.daemon.shutdown_grace,
+        async {
+            wait_for_signal().await;
+            tracing::info!("stopping: finishing the requests in flight");
+        },
+    )
+    .await;
     Ok(0)
 }
 

@@ -3,8 +3,9 @@
 //! `RUST_LOG` filters (default `info`, with the database drivers quieter); `NO_COLOR`
 //! turns colours off even at a terminal.
 //!
-//! Also [`escaped`], for log fields with text that came from a user or an upstream (so
-//! it can neither forge a line nor hide in terminal escapes).
+//! Also what every log field and metric shares: [`escaped`] for text that came from a
+//! user or an upstream (so it can neither forge a line nor hide in terminal escapes),
+//! and the Prometheus text format ([`MetricsText`], [`Histogram`]).
 //!
 //! A leaf: it imports nothing else from the crate (the binaries pass it what the
 //! settings say), so neither it nor the settings depend on each other.
@@ -245,6 +246,118 @@ fn is_invisible_or_control(c: char) -> bool {
     )
 }
 
+/// Prometheus text exposition (format 0.0.4), one metric family after another.
+#[derive(Default)]
+pub struct MetricsText {
+    out: String,
+}
+
+impl MetricsText {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A family: its `# HELP` and `# TYPE` lines, then one line per sample (labels as
+    /// written, e.g. `{outcome="hit"}`, or empty).
+    pub fn family<V: std::fmt::Display>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = (String, V)>,
+    ) {
+        use std::fmt::Write as _;
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(self.out, "{name}{labels} {value}");
+        }
+    }
+
+    /// One unlabelled sample.
+    pub fn single<V: std::fmt::Display>(&mut self, name: &str, kind: &str, help: &str, value: V) {
+        self.family(name, kind, help, [(String::new(), value)]);
+    }
+
+    /// A histogram family from `histogram`'s buckets (cumulative, as the format wants).
+    pub fn histogram(&mut self, name: &str, help: &str, histogram: &Histogram) {
+        use std::fmt::Write as _;
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} histogram");
+        let (buckets, count, sum) = histogram.snapshot();
+        let mut cumulative = 0;
+        for (bound, n) in histogram.bounds.iter().zip(&buckets) {
+            cumulative += n;
+            let _ = writeln!(self.out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(self.out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(self.out, "{name}_sum {sum}");
+        let _ = writeln!(self.out, "{name}_count {count}");
+    }
+
+    /// `artistbot_build_info{version="..."} 1`: which build answers, for dashboards that
+    /// follow a deployment.
+    pub fn build_info(&mut self) {
+        self.family(
+            "artistbot_build_info",
+            "gauge",
+            "The running build (always 1; the version is the label).",
+            [(format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")), 1)],
+        );
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// A Prometheus histogram of durations, in seconds: lock-free counters per bucket.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    /// Observations per bucket (not cumulative): `counts[i]` counts values in
+    /// `(bounds[i-1], bounds[i]]`; the last slot is above every bound.
+    counts: Vec<std::sync::atomic::AtomicU64>,
+    sum_nanos: std::sync::atomic::AtomicU64,
+}
+
+impl Histogram {
+    /// A histogram with these upper bounds (seconds, ascending).
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Self {
+            bounds,
+            counts: (0..=bounds.len())
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
+            sum_nanos: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, duration: std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let seconds = duration.as_secs_f64();
+        let slot = self
+            .bounds
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(self.bounds.len());
+        self.counts[slot].fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add(
+            u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+
+    /// (per-bucket counts within the bounds, total count, sum in seconds).
+    fn snapshot(&self) -> (Vec<u64>, u64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let all: Vec<u64> = self.counts.iter().map(|c| c.load(Relaxed)).collect();
+        let count = all.iter().sum();
+        let sum = self.sum_nanos.load(Relaxed) as f64 / 1e9;
+        (all[..self.bounds.len()].to_vec(), count, sum)
+    }
+}
+
 /// A failure in one line for a person: the error and each cause it keeps, each said
 /// once. Errors here show their cause in their own message too (so a log line with only
 /// the error still says why), so a cause already said is not repeated.
@@ -389,6 +502,25 @@ mod tests {
 
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(text.contains("query=x\\nERROR forged"), "{text}");
+    }
+
+    #[test]
+    fn histograms_render_cumulative_buckets_a_sum_and_a_count() {
+        static BOUNDS: &[f64] = &[0.01, 0.1];
+        let histogram = Histogram::new(BOUNDS);
+        for ms in [5, 50, 60, 500] {
+            histogram.observe(std::time::Duration::from_millis(ms));
+        }
+        let mut text = MetricsText::new();
+
+        text.histogram("t_seconds", "help", &histogram);
+
+        let text = text.finish();
+        assert!(text.contains("t_seconds_bucket{le=\"0.01\"} 1\n"), "{text}");
+        assert!(text.contains("t_seconds_bucket{le=\"0.1\"} 3\n"), "{text}");
+        assert!(text.contains("t_seconds_bucket{le=\"+Inf\"} 4\n"), "{text}");
+        assert!(text.contains("t_seconds_sum 0.615\n"), "{text}");
+        assert!(text.contains("t_seconds_count 4\n"), "{text}");
     }
 
     #[derive(Debug, thiserror::Error)]

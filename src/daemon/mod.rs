@@ -85,12 +85,19 @@ impl Daemon {
             store: OnceLock::new(),
             metrics: self.metrics.clone(),
             schedule: daemon.schedule.clone(),
+            server: Arc::default(),
         });
         let server = match daemon.health_addr {
             Some(addr) => {
-                let (bound, server) = health::serve(addr, health_state.clone(), shutdown.clone())
-                    .await
-                    .with_context(|| format!("HEALTH_ADDR {addr}"))?;
+                let (bound, server) = health::serve(
+                    addr,
+                    health_state.clone(),
+                    settings.server,
+                    daemon.shutdown_grace,
+                    shutdown.clone(),
+                )
+                .await
+                .with_context(|| format!("HEALTH_ADDR {addr}"))?;
                 let _ = self.health_addr.set(bound);
                 Some(server)
             }

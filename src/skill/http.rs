@@ -1,8 +1,11 @@
 //! The HTTP face of the skill: `POST /skill` and `GET /healthz`, the same axum router
 //! for `artistbot serve` and for Lambda.
 //!
-//! Owns the checks done before any work (shared-secret header, body size, JSON, bot id),
-//! the status codes and JSON error bodies, and the one log line per request. It must not
+//! Owns the checks done before any work, cheapest first and before the body is read
+//! whenever the headers suffice (the shared-secret header, a declared `Content-Length`
+//! over the limit), then the body's size as it arrives, its JSON, the bot id; the status
+//! codes and their JSON error bodies (every error status has one, 404 and 405
+//! included); and the one log line per request. It must not
 //! leak internals: errors a client sees are fixed sentences, a panic becomes a generic
 //! answer, and logs carry neither secrets nor full user ids nor what users typed.
 
@@ -11,14 +14,13 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -36,7 +38,7 @@ pub fn router(service: SkillService) -> Router {
         .route("/skill", post(skill))
         .route("/healthz", get(healthz))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(answer_panics))
         .with_state(service)
 }
@@ -72,13 +74,10 @@ impl Refusal {
     }
 }
 
-async fn skill(
-    State(service): State<SkillService>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn skill(State(service): State<SkillService>, request: Request) -> Response {
     let started = Instant::now();
-    let checked = check(&service, &headers, body);
+    let (parts, body) = request.into_parts();
+    let checked = check(&service, &parts.headers, body).await;
     let (request, user) = match checked {
         Ok(request) => {
             let user = request.user_id.as_deref().map(user_tag);
@@ -115,12 +114,13 @@ async fn skill(
     axum::Json(reply).into_response()
 }
 
-/// The checks before any work, cheapest first: the secret (without reading the body),
-/// the body's size, its JSON, the bot.
-fn check(
+/// The checks before any work, cheapest first: the secret and a declared length over the
+/// limit (from the headers alone: a refused client's body is never read), then the body
+/// as it arrives (never more than the limit), its JSON, the bot.
+async fn check(
     service: &SkillService,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<super::request::SkillRequest, (Refusal, String)> {
     let settings = service.settings();
     if let Some(secret) = &settings.secret {
@@ -136,21 +136,26 @@ fn check(
             return Err((Refusal::Unauthorized, "unauthorized".into()));
         }
     }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err((
-                Refusal::TooLarge,
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-            ));
-        }
-        Err(_) => {
-            return Err((
-                Refusal::Unreadable,
-                "the request body could not be read".into(),
-            ));
-        }
+    let too_large = || {
+        (
+            Refusal::TooLarge,
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        )
     };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let body = read_body(body).await.map_err(|error| match error {
+        BodyError::TooLarge => too_large(),
+        BodyError::Unreadable => (
+            Refusal::Unreadable,
+            "the request body could not be read".into(),
+        ),
+    })?;
     // The parser's messages name a position or a field, never the body's content.
     let request = parse_skill_request(&body)
         .map_err(|error: RequestError| (Refusal::Malformed, error.to_string()))?;
@@ -164,6 +169,26 @@ fn check(
         }
     }
     Ok(request)
+}
+
+enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+/// The body, read chunk by chunk and given up on as soon as it passes the limit (a
+/// chunked body declares no length).
+async fn read_body(body: Body) -> Result<Vec<u8>, BodyError> {
+    let mut chunks = body.into_data_stream();
+    let mut read = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+        if read.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        read.extend_from_slice(&chunk);
+    }
+    Ok(read)
 }
 
 async fn healthz(State(service): State<SkillService>) -> Response {
@@ -182,6 +207,10 @@ async fn healthz(State(service): State<SkillService>) -> Response {
 
 async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "not found")
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
 }
 
 /// A panic never reaches the client as a dropped connection or a trace: `/skill` still

@@ -30,7 +30,8 @@ use tokio::net::TcpListener;
 pub use answer::{MissRecording, Outcome, SkillService};
 pub use http::{MAX_BODY_BYTES, router};
 
-use crate::config::Settings;
+use crate::config::{ServerSettings, Settings};
+use crate::server::ServerStats;
 use crate::store::{PoolOptions, Store, StoreError};
 
 /// Pooled connections idle at least this long are pinged before reuse; fresher ones are
@@ -59,14 +60,15 @@ pub async fn connect_store(settings: &Settings) -> Result<Store, StoreError> {
     Ok(store)
 }
 
-/// Serves the skill on `listener` until `shutdown` completes, then lets requests in
-/// flight finish.
+/// Serves the skill on `listener` within `limits` until `shutdown` completes, then lets
+/// requests in flight finish for at most `grace` (see [`crate::server`]).
 pub async fn serve(
     listener: TcpListener,
     service: SkillService,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(service))
-        .with_graceful_shutdown(shutdown)
-        .await
+    limits: ServerSettings,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let stats = std::sync::Arc::new(ServerStats::default());
+    crate::server::serve(listener, router(service), limits, grace, stats, shutdown).await;
 }

@@ -486,9 +486,16 @@ db_test!(
         let address = listener.local_addr().unwrap();
         let service = SkillService::new(store, skill_settings(&[]));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(skill::serve(listener, service, async {
-            let _ = stopped.await;
-        }));
+        let settings = artistbot::config::Settings::from_map(&Default::default()).unwrap();
+        let server = tokio::spawn(skill::serve(
+            listener,
+            service,
+            settings.server,
+            Duration::from_secs(5),
+            async {
+                let _ = stopped.await;
+            },
+        ));
 
         let client = reqwest::Client::new();
         let reply: Value = client
@@ -507,7 +514,7 @@ db_test!(
             .unwrap()
             .status();
         stop.send(()).unwrap();
-        server.await.unwrap().unwrap();
+        server.await.unwrap();
 
         assert_eq!(reply["template"]["outputs"][0]["basicCard"]["title"], "IU");
         limits::check_reply(&reply).unwrap();
