@@ -335,6 +335,9 @@ pub struct SkillSettings {
     pub(crate) artist_params: Vec<String>,
     /// `SKILL_FALLBACK_IMAGE_URL`: the artist card's image when the artist has none.
     pub(crate) fallback_image_url: Option<String>,
+    /// `SKILL_CACHE_TTL`: how long a found artist's reply is served from memory before
+    /// the catalog is read again (`None`: never cached).
+    pub(crate) reply_cache_ttl: Option<Duration>,
 }
 
 pub(crate) const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
@@ -597,6 +600,11 @@ pub const SETTINGS: &[SettingSpec] = &[
         "refresh of the names used for suggestions",
     ),
     spec(
+        "SKILL_CACHE_TTL",
+        Some("5s"),
+        "how long a found artist's reply is reused (0 = off)",
+    ),
+    spec(
         "SKILL_ARTIST_PARAMS",
         Some("artist"),
         "action parameters that may carry the name",
@@ -811,6 +819,7 @@ fn skill_settings(vars: &Vars<'_>) -> Result<SkillSettings, ConfigError> {
         names_refresh: vars.duration("SKILL_NAMES_REFRESH", Duration::from_secs(300))?,
         artist_params,
         fallback_image_url,
+        reply_cache_ttl: vars.optional_duration("SKILL_CACHE_TTL", Duration::from_secs(5))?,
     })
 }
 

@@ -20,7 +20,7 @@ use axum::routing::get;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::metrics::{Gauges, Metrics};
+use super::metrics::{Gauges, Metrics, SpotifyGauges};
 use crate::config::ServerSettings;
 use crate::config::cron::CronSchedule;
 use crate::server::ServerStats;
@@ -63,6 +63,8 @@ pub(crate) struct HealthState {
     pub(crate) store: OnceLock<Store>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) schedule: CronSchedule,
+    /// `SPOTIFY_DAILY_BUDGET`, to show what is left of it.
+    pub(crate) spotify_daily_budget: u32,
     /// The health server's own connections.
     pub(crate) server: Arc<ServerStats>,
 }
@@ -136,13 +138,19 @@ async fn healthz(State(state): State<Arc<HealthState>>) -> Response {
 
 async fn metrics(State(state): State<Arc<HealthState>>) -> impl IntoResponse {
     let database_up = database_answers(&state).await;
-    let queue = match state.store.get() {
-        Some(store) if database_up => store.request_counts(store::now()).await.ok(),
-        _ => None,
+    let store = state.store.get().filter(|_| database_up);
+    let queue = match store {
+        Some(store) => store.request_counts(store::now()).await.ok(),
+        None => None,
+    };
+    let spotify = match store {
+        Some(store) => spotify_gauges(store, state.spotify_daily_budget).await,
+        None => None,
     };
     let gauges = Gauges {
         database_up,
         queue,
+        spotify,
         next_scheduled_run: state
             .schedule
             .next_after(chrono::Utc::now())
@@ -153,6 +161,28 @@ async fn metrics(State(state): State<Arc<HealthState>>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(&gauges),
+        state.metrics.render(&gauges, &state.server),
     )
+}
+
+/// Until when Spotify is blocked and what is left of the daily budget, as the runs
+/// recorded them; `None` when the database could not say.
+async fn spotify_gauges(store: &Store, daily_budget: u32) -> Option<SpotifyGauges> {
+    let now = store::now();
+    let states = store.provider_states().await.ok()?;
+    let spent = store
+        .spotify_calls_since(now - chrono::Duration::hours(24))
+        .await
+        .ok()?;
+    let blocked_until = states
+        .iter()
+        .filter(|state| state.provider == "spotify")
+        .filter_map(|state| state.blocked_until)
+        .filter(|until| *until > now)
+        .max()
+        .map(|until| until.and_utc().timestamp());
+    Some(SpotifyGauges {
+        blocked_until,
+        daily_budget_left: u64::from(daily_budget).saturating_sub(spent),
+    })
 }

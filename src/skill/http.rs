@@ -1,11 +1,12 @@
-//! The HTTP face of the skill: `POST /skill` and `GET /healthz`, the same axum router
-//! for `artistbot serve` and for Lambda.
+//! The HTTP face of the skill: `POST /skill`, `GET /healthz` and `GET /metrics`, the same
+//! axum router for `artistbot serve` and for Lambda (whose events reach only the first
+//! two).
 //!
 //! Owns the checks done before any work, cheapest first and before the body is read
 //! whenever the headers suffice (the shared-secret header, a declared `Content-Length`
 //! over the limit), then the body's size as it arrives, its JSON, the bot id; the status
 //! codes and their JSON error bodies (every error status has one, 404 and 405
-//! included); and the one log line per request. It must not
+//! included); the counts behind `/metrics`; and the one log line per request. It must not
 //! leak internals: errors a client sees are fixed sentences, a panic becomes a generic
 //! answer, and logs carry neither secrets nor full user ids nor what users typed.
 
@@ -26,7 +27,9 @@ use subtle::ConstantTimeEq;
 
 use super::answer::{Outcome, SkillService};
 use super::compose::unavailable_reply;
+use super::metrics::{RefusalKind, ReplyKind};
 use super::request::{RequestError, parse_skill_request};
+use crate::store::skill::NameMatch;
 
 /// Largest request body accepted. Kakao's payloads are a few kilobytes; this leaves room
 /// for long utterances and many parameters while keeping abuse cheap to refuse.
@@ -37,6 +40,7 @@ pub fn router(service: SkillService) -> Router {
     Router::new()
         .route("/skill", post(skill))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(answer_panics))
@@ -54,6 +58,16 @@ enum Refusal {
 }
 
 impl Refusal {
+    fn counted_as(self) -> RefusalKind {
+        match self {
+            Refusal::Unauthorized => RefusalKind::Unauthorized,
+            Refusal::TooLarge => RefusalKind::TooLarge,
+            Refusal::Unreadable => RefusalKind::Unreadable,
+            Refusal::Malformed => RefusalKind::Malformed,
+            Refusal::Forbidden => RefusalKind::Forbidden,
+        }
+    }
+
     fn status(self) -> StatusCode {
         match self {
             Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -84,6 +98,9 @@ async fn skill(State(service): State<SkillService>, request: Request) -> Respons
             (request, user)
         }
         Err((refusal, message)) => {
+            service
+                .metrics()
+                .count_refusal(refusal.counted_as(), started.elapsed());
             tracing::info!(
                 outcome = refusal.as_str(),
                 status = refusal.status().as_u16(),
@@ -101,6 +118,9 @@ async fn skill(State(service): State<SkillService>, request: Request) -> Respons
         } => (suggestions, recorded),
         _ => (0, false),
     };
+    service
+        .metrics()
+        .count_reply(counted_as(outcome), started.elapsed());
     tracing::info!(
         outcome = outcome.as_str(),
         status = 200,
@@ -112,6 +132,17 @@ async fn skill(State(service): State<SkillService>, request: Request) -> Respons
         "skill request"
     );
     axum::Json(reply).into_response()
+}
+
+fn counted_as(outcome: Outcome) -> ReplyKind {
+    match outcome {
+        Outcome::Found(NameMatch::Name) => ReplyKind::Hit,
+        Outcome::Found(NameMatch::Alias) => ReplyKind::AliasHit,
+        Outcome::Unknown { suggestions, .. } if suggestions > 0 => ReplyKind::Suggestion,
+        Outcome::Unknown { .. } => ReplyKind::Miss,
+        Outcome::EmptyQuery => ReplyKind::Empty,
+        Outcome::Unavailable => ReplyKind::Unavailable,
+    }
 }
 
 /// The checks before any work, cheapest first: the secret and a declared length over the
@@ -189,6 +220,17 @@ async fn read_body(body: Body) -> Result<Vec<u8>, BodyError> {
         read.extend_from_slice(&chunk);
     }
     Ok(read)
+}
+
+async fn metrics(State(service): State<SkillService>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        service.metrics().render(),
+    )
+        .into_response()
 }
 
 async fn healthz(State(service): State<SkillService>) -> Response {

@@ -7,6 +7,7 @@
 //! - [`suggest`]: close names for a miss, from an in-memory copy of the catalog's names.
 //! - [`answer`]: request → store reads (bounded by a timeout) → reply.
 //! - [`http`]: the axum router shared by `artistbot serve` and the Lambda binary.
+//! - [`metrics`]: what the endpoint did, as Prometheus text (`/metrics` on `serve`).
 //! - [`lambda`]: any AWS front door's event → that router → the front door's response
 //!   shape, and the Lambda runtime loop.
 //!
@@ -18,6 +19,7 @@ pub(crate) mod answer;
 pub(crate) mod compose;
 pub(crate) mod http;
 pub mod lambda;
+pub mod metrics;
 pub mod reply;
 pub(crate) mod request;
 pub(crate) mod suggest;
@@ -29,9 +31,9 @@ use tokio::net::TcpListener;
 
 pub use answer::{MissRecording, Outcome, SkillService};
 pub use http::{MAX_BODY_BYTES, router};
+pub use metrics::SkillMetrics;
 
 use crate::config::{ServerSettings, Settings};
-use crate::server::ServerStats;
 use crate::store::{PoolOptions, Store, StoreError};
 
 /// Pooled connections idle at least this long are pinged before reuse; fresher ones are
@@ -69,6 +71,6 @@ pub async fn serve(
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let stats = std::sync::Arc::new(ServerStats::default());
+    let stats = service.metrics().server_stats();
     crate::server::serve(listener, router(service), limits, grace, stats, shutdown).await;
 }

@@ -7,7 +7,9 @@
 //! Timings are asserted only as generous bounds ("cut off within the configured time,
 //! give or take seconds"): the machine is shared.
 
+mod fuzz;
 mod logs;
+mod metrics;
 mod secrets;
 mod server;
 mod statements;
