@@ -5,7 +5,9 @@
 //! cargo bench --bench skill_serve
 //! ```
 //! Environment: `BENCH_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`), `BENCH_RPS`
-//! (200), `BENCH_SECONDS` (20), `BENCH_ARTISTS` (2000), `BENCH_COLD_STARTS` (5).
+//! (200), `BENCH_SECONDS` (20), `BENCH_ARTISTS` (2000), `BENCH_COLD_STARTS` (5); the
+//! server's own settings pass through (`SKILL_CACHE_TTL=0` measures without the reply
+//! cache).
 //!
 //! It prints cold start (process spawn to the first answered request that read the
 //! catalog, database connection included), then throughput and latency percentiles of
@@ -236,6 +238,7 @@ async fn load(
     let (_, server) = server_latencies(log, logged_before);
     println!("  as the server measured it (handler entry to reply, logged per request):");
     print_percentiles("server", server);
+    print_served_from_cache(client, port).await;
 
     // Saturation: 8 clients back to back for 5 seconds.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -264,6 +267,30 @@ async fn load(
         .collect();
     report("closed loop, 8 clients", &samples, started.elapsed());
     Ok(())
+}
+
+/// How many found artists the server answered from its reply cache (`SKILL_CACHE_TTL`),
+/// from its `/metrics`: the run's numbers are only comparable with the same share.
+async fn print_served_from_cache(client: &reqwest::Client, port: u16) {
+    let Ok(response) = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+    else {
+        return;
+    };
+    let text = response.text().await.unwrap_or_default();
+    let value = |series: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0) as u64
+    };
+    let found = value("artistbot_skill_replies_total{outcome=\"hit\"}")
+        + value("artistbot_skill_replies_total{outcome=\"alias_hit\"}");
+    println!(
+        "  found artists answered from the reply cache (warm-up included): {} of {found}",
+        value("artistbot_skill_reply_cache_hits_total"),
+    );
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

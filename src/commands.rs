@@ -34,13 +34,15 @@ pub fn warn_about_misspelt_variables(env_file: &EnvFile) {
 
 /// Opens the catalog for a command's work (see [`Store::open`]).
 pub(crate) async fn open_store(settings: &Settings) -> Result<Store> {
-    let pool = PoolOptions::for_workers(settings.sync.concurrency);
+    let pool = PoolOptions::for_workers(settings.sync.concurrency)
+        .limit_statements(settings.db_statement_timeout);
     Ok(Store::open(&settings.database_url, pool).await?)
 }
 
 /// `artistbot migrate`: creates or upgrades the schema.
 pub async fn migrate(settings: &Settings, status_only: bool) -> Result<()> {
-    let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;
+    let pool = PoolOptions::default().limit_statements(settings.db_statement_timeout);
+    let store = Store::connect(&settings.database_url, pool).await?;
     if !status_only {
         store.migrate().await?;
     }
@@ -254,12 +256,18 @@ pub async fn serve(settings: Arc<Settings>) -> Result<i32> {
         "serving the Kakao skill at http://{address}/skill (database {})",
         settings.database_url
     );
-    crate::skill::serve_with_preview(listener, service, preview, async {
-        wait_for_signal().await;
-        tracing::info!("stopping: finishing the requests in flight");
-    })
-    .await
-    .context("serving the skill")?;
+    crate::skill::serve(
+        listener,
+        service,
+        preview,
+        settings.server,
+        settings.daemon.shutdown_grace,
+        async {
+            wait_for_signal().await;
+            tracing::info!("stopping: finishing the requests in flight");
+        },
+    )
+    .await;
     Ok(0)
 }
 

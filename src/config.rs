@@ -302,6 +302,31 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub daemon: DaemonSettings,
     pub skill: SkillSettings,
+    /// Limits of the HTTP servers (`artistbot serve`, the daemon's health server).
+    pub server: ServerSettings,
+    /// `DB_STATEMENT_TIMEOUT`: the most one database statement of the daemon or a command
+    /// may take, enforced by the server (`None`: no limit).
+    pub db_statement_timeout: Option<Duration>,
+}
+
+/// What an HTTP server of artistbot allows its clients (`artistbot serve` and the
+/// daemon's health server). A slow or idle client is cut off, the number of open
+/// connections is capped, and a stop waits for requests in flight at most
+/// `SHUTDOWN_GRACE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// `SERVER_HEADER_TIMEOUT`: the most a client may take to send a request's headers,
+    /// from its connection (or the first byte of a further request on a kept-alive one).
+    pub header_timeout: Duration,
+    /// `SERVER_REQUEST_TIMEOUT`: the most one request may take from its headers to its
+    /// response, the body's upload included.
+    pub request_timeout: Duration,
+    /// `SERVER_IDLE_TIMEOUT`: how long a kept-alive connection may wait for its next
+    /// request.
+    pub idle_timeout: Duration,
+    /// `SERVER_MAX_CONNECTIONS`: open connections at most (lowered at start to what the
+    /// process's descriptor limit leaves room for).
+    pub max_connections: usize,
 }
 
 /// The Kakao skill endpoint (`artistbot serve` and the Lambda binary).
@@ -333,6 +358,9 @@ pub struct SkillSettings {
     pub(crate) fallback_image_url: Option<String>,
     /// `SKILL_PREVIEW`: when `artistbot serve` shows the chat preview page.
     pub(crate) preview: PreviewSetting,
+    /// `SKILL_CACHE_TTL`: how long a found artist's reply is served from memory before
+    /// the catalog is read again (`None`: never cached).
+    pub(crate) reply_cache_ttl: Option<Duration>,
 }
 
 /// `SKILL_PREVIEW`: when `artistbot serve` shows the chat preview page (`GET /`), whose
@@ -426,6 +454,11 @@ pub const SETTINGS: &[SettingSpec] = &[
         "DATABASE_URL",
         Some(migration::DEFAULT_DATABASE_URL),
         "SQLite file, or mysql://user:pass@host:3306/db",
+    ),
+    spec(
+        "DB_STATEMENT_TIMEOUT",
+        Some("30s"),
+        "most one database statement of the daemon or a command may take (0 = no limit)",
     ),
     spec(
         "SPOTIFY_CLIENT_ID",
@@ -592,6 +625,26 @@ pub const SETTINGS: &[SettingSpec] = &[
     ),
     spec("HEALTH_ADDR", None, "serve /healthz and /metrics here"),
     spec(
+        "SERVER_HEADER_TIMEOUT",
+        Some("5s"),
+        "most a client may take to send a request's headers",
+    ),
+    spec(
+        "SERVER_REQUEST_TIMEOUT",
+        Some("5s"),
+        "most one request may take, its body's upload included",
+    ),
+    spec(
+        "SERVER_IDLE_TIMEOUT",
+        Some("60s"),
+        "how long a kept-alive connection may wait for its next request",
+    ),
+    spec(
+        "SERVER_MAX_CONNECTIONS",
+        Some("512"),
+        "open connections at most (lowered to fit the descriptor limit)",
+    ),
+    spec(
         "BIND_ADDR",
         Some(DEFAULT_BIND_ADDR),
         "where artistbot serve listens",
@@ -622,6 +675,11 @@ pub const SETTINGS: &[SettingSpec] = &[
         "SKILL_NAMES_REFRESH",
         Some("5m"),
         "refresh of the names used for suggestions",
+    ),
+    spec(
+        "SKILL_CACHE_TTL",
+        Some("5s"),
+        "how long a found artist's reply is reused (0 = off)",
     ),
     spec(
         "SKILL_ARTIST_PARAMS",
@@ -854,6 +912,9 @@ impl Settings {
             log_format: log_format(&vars)?,
             daemon: daemon_settings(&vars)?,
             skill: skill_settings(&vars)?,
+            server: server_settings(&vars)?,
+            db_statement_timeout: vars
+                .optional_duration("DB_STATEMENT_TIMEOUT", Duration::from_secs(30))?,
         })
     }
 }
@@ -976,6 +1037,18 @@ fn skill_settings(vars: &Vars<'_>) -> Result<SkillSettings, ConfigError> {
         names_refresh: vars.duration("SKILL_NAMES_REFRESH", Duration::from_secs(300))?,
         artist_params,
         fallback_image_url,
+        reply_cache_ttl: vars.optional_duration("SKILL_CACHE_TTL", Duration::from_secs(5))?,
+    })
+}
+
+fn server_settings(vars: &Vars<'_>) -> Result<ServerSettings, ConfigError> {
+    // A zero timeout would cut off every client at once: the least is a millisecond.
+    let at_least = |d: Duration| d.max(Duration::from_millis(1));
+    Ok(ServerSettings {
+        header_timeout: at_least(vars.duration("SERVER_HEADER_TIMEOUT", Duration::from_secs(5))?),
+        request_timeout: at_least(vars.duration("SERVER_REQUEST_TIMEOUT", Duration::from_secs(5))?),
+        idle_timeout: at_least(vars.duration("SERVER_IDLE_TIMEOUT", Duration::from_secs(60))?),
+        max_connections: vars.number::<u32>("SERVER_MAX_CONNECTIONS", 512)?.max(1) as usize,
     })
 }
 
@@ -1021,6 +1094,16 @@ impl Vars<'_> {
                 ),
             }),
         }
+    }
+
+    /// A duration where `0` means "none" (a limit switched off, a cache not kept).
+    fn optional_duration(
+        &self,
+        name: &'static str,
+        default: Duration,
+    ) -> Result<Option<Duration>, ConfigError> {
+        let value = self.duration(name, default)?;
+        Ok((!value.is_zero()).then_some(value))
     }
 
     fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {

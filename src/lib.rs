@@ -18,6 +18,8 @@
 //! - [`import`]: the old bot's DynamoDB exports: streaming readers and the import run.
 //! - [`skill`]: the KakaoTalk skill endpoint (read-only replies from the catalog) and
 //!   its chat preview page.
+//! - [`server`]: the HTTP server every listener runs on (`serve`, the health server):
+//!   timeouts, a connection cap, a bounded stop.
 //! - [`commands`]: what each CLI subcommand parses and prints, for the thin `main`.
 //!
 //! ## Layering
@@ -27,11 +29,12 @@
 //! - leaves: `config`, `names`, `catalog`, `telemetry` → nothing
 //! - `providers` → leaves
 //! - `store` → leaves
+//! - `server` → leaves
 //! - `sync` → `providers`, `store`, leaves
-//! - `skill` → `store`, leaves
+//! - `skill` → `server`, `store`, leaves
 //! - `import` → `store`, leaves
-//! - `daemon` → `sync`, `store`, leaves
-//! - `commands` → `daemon`, `import`, `skill`, `sync`, `store`, `providers`, leaves
+//! - `daemon` → `server`, `sync`, `store`, leaves
+//! - `commands` → `daemon`, `import`, `skill`, `server`, `sync`, `store`, `providers`, leaves
 
 pub mod catalog;
 pub mod commands;
@@ -40,6 +43,7 @@ pub mod daemon;
 pub mod import;
 pub mod names;
 pub mod providers;
+pub mod server;
 pub mod skill;
 pub mod store;
 pub mod sync;

@@ -3,6 +3,10 @@
 //! `RUST_LOG` filters (default `info`, with the database drivers quieter); `NO_COLOR`
 //! turns colours off even at a terminal.
 //!
+//! Also what every log field and metric shares: [`escaped`] for text that came from a
+//! user or an upstream (so it can neither forge a line nor hide in terminal escapes),
+//! and the Prometheus text format ([`MetricsText`], [`Histogram`]).
+//!
 //! A leaf: it imports nothing else from the crate (the binaries pass it what the
 //! settings say), so neither it nor the settings depend on each other.
 
@@ -164,6 +168,196 @@ where
     }
 }
 
+/// `text` as a log field may show it: on one line, every control character (newline,
+/// carriage return, ESC, BEL, ...), format character (the bidi overrides U+202A–U+202E
+/// and isolates U+2066–U+2069, zero-width characters, ...) and line or paragraph
+/// separator written as an escape (`\n`, `\u{1b}`, `\u{202e}`), and a backslash as
+/// `\\` so an escape cannot be typed in. Everything else (Hangul, emoji, accents) is
+/// written as it is.
+///
+/// Use it for every field that carries what a user typed or a name an upstream gave:
+/// `tracing::info!(query = %escaped(&request.query), ...)`.
+pub fn escaped(text: &str) -> Escaped<'_> {
+    Escaped(text)
+}
+
+/// See [`escaped`].
+#[derive(Clone, Copy)]
+pub struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut clean_from = 0;
+        for (at, c) in self.0.char_indices() {
+            let escape = match c {
+                '\\' => Some("\\\\"),
+                '\n' => Some("\\n"),
+                '\r' => Some("\\r"),
+                '\t' => Some("\\t"),
+                _ if is_invisible_or_control(c) => None,
+                _ => continue,
+            };
+            f.write_str(&self.0[clean_from..at])?;
+            match escape {
+                Some(text) => f.write_str(text)?,
+                None => write!(f, "\\u{{{:x}}}", c as u32)?,
+            }
+            clean_from = at + c.len_utf8();
+        }
+        f.write_str(&self.0[clean_from..])
+    }
+}
+
+impl std::fmt::Debug for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// Unicode's control (Cc) and format (Cf) characters and the line and paragraph
+/// separators (Zl, Zp): what can break a line, move the cursor, reorder the text around
+/// it or hide in it.
+fn is_invisible_or_control(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00..=0x1f
+            | 0x7f..=0x9f
+            | 0xad
+            | 0x600..=0x605
+            | 0x61c
+            | 0x6dd
+            | 0x70f
+            | 0x890..=0x891
+            | 0x8e2
+            | 0x180e
+            | 0x200b..=0x200f
+            | 0x2028..=0x202e
+            | 0x2060..=0x2064
+            | 0x2066..=0x206f
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0x110bd
+            | 0x110cd
+            | 0x13430..=0x1343f
+            | 0x1bca0..=0x1bca3
+            | 0x1d173..=0x1d17a
+            | 0xe0001
+            | 0xe0020..=0xe007f
+    )
+}
+
+/// Prometheus text exposition (format 0.0.4), one metric family after another.
+#[derive(Default)]
+pub struct MetricsText {
+    out: String,
+}
+
+impl MetricsText {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A family: its `# HELP` and `# TYPE` lines, then one line per sample (labels as
+    /// written, e.g. `{outcome="hit"}`, or empty).
+    pub fn family<V: std::fmt::Display>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = (String, V)>,
+    ) {
+        use std::fmt::Write as _;
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(self.out, "{name}{labels} {value}");
+        }
+    }
+
+    /// One unlabelled sample.
+    pub fn single<V: std::fmt::Display>(&mut self, name: &str, kind: &str, help: &str, value: V) {
+        self.family(name, kind, help, [(String::new(), value)]);
+    }
+
+    /// A histogram family from `histogram`'s buckets (cumulative, as the format wants).
+    pub fn histogram(&mut self, name: &str, help: &str, histogram: &Histogram) {
+        use std::fmt::Write as _;
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} histogram");
+        let (buckets, count, sum) = histogram.snapshot();
+        let mut cumulative = 0;
+        for (bound, n) in histogram.bounds.iter().zip(&buckets) {
+            cumulative += n;
+            let _ = writeln!(self.out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(self.out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(self.out, "{name}_sum {sum}");
+        let _ = writeln!(self.out, "{name}_count {count}");
+    }
+
+    /// `artistbot_build_info{version="..."} 1`: which build answers, for dashboards that
+    /// follow a deployment.
+    pub fn build_info(&mut self) {
+        self.family(
+            "artistbot_build_info",
+            "gauge",
+            "The running build (always 1; the version is the label).",
+            [(format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")), 1)],
+        );
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// A Prometheus histogram of durations, in seconds: lock-free counters per bucket.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    /// Observations per bucket (not cumulative): `counts[i]` counts values in
+    /// `(bounds[i-1], bounds[i]]`; the last slot is above every bound.
+    counts: Vec<std::sync::atomic::AtomicU64>,
+    sum_nanos: std::sync::atomic::AtomicU64,
+}
+
+impl Histogram {
+    /// A histogram with these upper bounds (seconds, ascending).
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Self {
+            bounds,
+            counts: (0..=bounds.len())
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
+            sum_nanos: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, duration: std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let seconds = duration.as_secs_f64();
+        let slot = self
+            .bounds
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(self.bounds.len());
+        self.counts[slot].fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add(
+            u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+
+    /// (per-bucket counts within the bounds, total count, sum in seconds).
+    fn snapshot(&self) -> (Vec<u64>, u64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let all: Vec<u64> = self.counts.iter().map(|c| c.load(Relaxed)).collect();
+        let count = all.iter().sum();
+        let sum = self.sum_nanos.load(Relaxed) as f64 / 1e9;
+        (all[..self.bounds.len()].to_vec(), count, sum)
+    }
+}
+
 /// A failure in one line for a person: the error and each cause it keeps, each said
 /// once. Errors here show their cause in their own message too (so a log line with only
 /// the error still says why), so a cause already said is not repeated.
@@ -274,6 +468,59 @@ mod tests {
             "an empty NO_COLOR is unset"
         );
         assert!(!colours_wanted(false, None));
+    }
+
+    #[test]
+    fn escaped_text_stays_on_one_line_and_shows_what_hides() {
+        let typed =
+            "오마이걸\n2026-12-24T03:00:00Z  INFO forged\r\u{7}\u{1b}[31m\u{202e}txt\u{200b}\\n 👍🏽";
+
+        let shown = escaped(typed).to_string();
+
+        assert_eq!(
+            shown,
+            "오마이걸\\n2026-12-24T03:00:00Z  INFO forged\\r\\u{7}\\u{1b}[31m\\u{202e}txt\\u{200b}\\\\n 👍🏽"
+        );
+        assert!(!shown.contains('\n') && !shown.contains('\u{1b}'));
+        assert_eq!(escaped("OH MY GIRL").to_string(), "OH MY GIRL");
+        assert_eq!(format!("{:?}", escaped("a\tb")), "\"a\\tb\"");
+    }
+
+    #[test]
+    fn a_field_written_escaped_keeps_a_text_log_line_whole() {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry().with(line_layer(
+            captured.clone(),
+            Lines::Text,
+            false,
+            false,
+        ));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(query = %escaped("x\nERROR forged"), "requested name not found");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("query=x\\nERROR forged"), "{text}");
+    }
+
+    #[test]
+    fn histograms_render_cumulative_buckets_a_sum_and_a_count() {
+        static BOUNDS: &[f64] = &[0.01, 0.1];
+        let histogram = Histogram::new(BOUNDS);
+        for ms in [5, 50, 60, 500] {
+            histogram.observe(std::time::Duration::from_millis(ms));
+        }
+        let mut text = MetricsText::new();
+
+        text.histogram("t_seconds", "help", &histogram);
+
+        let text = text.finish();
+        assert!(text.contains("t_seconds_bucket{le=\"0.01\"} 1\n"), "{text}");
+        assert!(text.contains("t_seconds_bucket{le=\"0.1\"} 3\n"), "{text}");
+        assert!(text.contains("t_seconds_bucket{le=\"+Inf\"} 4\n"), "{text}");
+        assert!(text.contains("t_seconds_sum 0.615\n"), "{text}");
+        assert!(text.contains("t_seconds_count 4\n"), "{text}");
     }
 
     #[derive(Debug, thiserror::Error)]

@@ -24,8 +24,13 @@ GRANT SELECT ON `@DATABASE@`.`artists` TO 'artistbot_skill'@'@SKILL_HOST@';
 GRANT SELECT ON `@DATABASE@`.`artist_aliases` TO 'artistbot_skill'@'@SKILL_HOST@';
 GRANT SELECT ON `@DATABASE@`.`top_tracks` TO 'artistbot_skill'@'@SKILL_HOST@';
 GRANT SELECT ON `@DATABASE@`.`related_artists` TO 'artistbot_skill'@'@SKILL_HOST@';
-GRANT INSERT, UPDATE ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
--- A repeated miss updates the row in place (INSERT ... ON DUPLICATE KEY UPDATE
--- times_asked = times_asked + 1, last_asked_at = ...), and MariaDB wants SELECT on the
--- columns such an update names; nothing else of the table is readable.
-GRANT SELECT (`times_asked`, `last_asked_at`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
+-- A miss inserts a new pending request row...
+GRANT INSERT ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
+-- ...and a repeated miss counts on the existing row (UPDATE ... SET times_asked =
+-- times_asked + 1, last_asked_at = ... WHERE query_key = ...): UPDATE on exactly those
+-- two columns, so the endpoint cannot touch a request's status, spelling or outcome,
+-- which belong to the daemon, and SELECT on the two columns that update reads. Nothing
+-- else of the table is readable. (An upsert, INSERT ... ON DUPLICATE KEY UPDATE, would
+-- need UPDATE on every column it inserts, so the store counts first and inserts after.)
+GRANT UPDATE (`times_asked`, `last_asked_at`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
+GRANT SELECT (`query_key`, `times_asked`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';

@@ -314,7 +314,7 @@ mod tests {
             "GRANT SELECT ON `artistbot`.`artist_aliases` TO `artistbot_skill`@`%`",
             "GRANT SELECT ON `artistbot`.`top_tracks` TO `artistbot_skill`@`%`",
             "GRANT SELECT ON `artistbot`.`related_artists` TO `artistbot_skill`@`%`",
-            "GRANT SELECT (`times_asked`, `last_asked_at`), INSERT, UPDATE ON `artistbot`.`artist_requests` TO `artistbot_skill`@`%`",
+            "GRANT SELECT (`times_asked`, `query_key`), INSERT, UPDATE (`last_asked_at`, `times_asked`) ON `artistbot`.`artist_requests` TO `artistbot_skill`@`%`",
         ]);
         assert_eq!(
             missing_for(Role::Skill, &shown, "artistbot"),
@@ -325,7 +325,7 @@ mod tests {
             [
                 "SELECT on top_tracks",
                 "SELECT on related_artists",
-                "INSERT, UPDATE, SELECT (times_asked, last_asked_at) on artist_requests"
+                "INSERT, UPDATE (times_asked, last_asked_at), SELECT (query_key, times_asked) on artist_requests"
             ]
         );
         assert!(!holds_everything(&shown, "artistbot"));

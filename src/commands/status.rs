@@ -131,7 +131,8 @@ async fn gather(settings: &Settings, store: &Store) -> Result<Facts> {
 
 /// `artistbot status` (`json`: `status --json`).
 pub async fn run(settings: &Settings, json: bool) -> Result<()> {
-    let store = Store::connect(&settings.database_url, PoolOptions::default()).await?;
+    let pool = PoolOptions::default().limit_statements(settings.db_statement_timeout);
+    let store = Store::connect(&settings.database_url, pool).await?;
     let facts = gather(settings, &store).await?;
     if json {
         let report = as_json(settings, &store, &facts).await?;

@@ -85,12 +85,20 @@ impl Daemon {
             store: OnceLock::new(),
             metrics: self.metrics.clone(),
             schedule: daemon.schedule.clone(),
+            spotify_daily_budget: settings.sync.spotify_daily_budget,
+            server: Arc::default(),
         });
         let server = match daemon.health_addr {
             Some(addr) => {
-                let (bound, server) = health::serve(addr, health_state.clone(), shutdown.clone())
-                    .await
-                    .with_context(|| format!("HEALTH_ADDR {addr}"))?;
+                let (bound, server) = health::serve(
+                    addr,
+                    health_state.clone(),
+                    settings.server,
+                    daemon.shutdown_grace,
+                    shutdown.clone(),
+                )
+                .await
+                .with_context(|| format!("HEALTH_ADDR {addr}"))?;
                 let _ = self.health_addr.set(bound);
                 Some(server)
             }
@@ -102,6 +110,10 @@ impl Daemon {
             return Ok(());
         };
         let _ = health_state.store.set(store.clone());
+        match store.recent_runs(RUNS_REMEMBERED).await {
+            Ok(runs) => self.metrics.remember_runs(&runs),
+            Err(error) => tracing::warn!(%error, "could not read the recorded runs for /metrics"),
+        }
         let engine = SyncEngine::new(store.clone(), settings.clone());
         let runner = Arc::new(Runner::new(
             engine,
@@ -172,6 +184,9 @@ impl Daemon {
 /// How long the last bookkeeping and closing the pool may take after the grace period.
 const FINAL_WRITES: Duration = Duration::from_secs(5);
 
+/// Recorded runs read at start for the last run of each trigger in `/metrics`.
+const RUNS_REMEMBERED: u64 = 200;
+
 /// Opens the store, trying again every `QUEUE_POLL` while the database is unreachable
 /// (or its schema not yet migrated). `None` when shutdown came first.
 async fn connect_until_ready(
@@ -180,7 +195,8 @@ async fn connect_until_ready(
     shutdown: &CancellationToken,
 ) -> Option<Store> {
     loop {
-        let pool = PoolOptions::for_workers(settings.sync.concurrency);
+        let pool = PoolOptions::for_workers(settings.sync.concurrency)
+            .limit_statements(settings.db_statement_timeout);
         match Store::open(&settings.database_url, pool).await {
             Ok(store) => {
                 health.database_ok();

@@ -3,10 +3,15 @@
 //! `SKILL_DB_TIMEOUT`, so a slow or absent database yields [`unavailable_reply`] in time
 //! rather than no answer at all.
 //!
+//! A found artist's reply is kept in memory for `SKILL_CACHE_TTL` (a few seconds), so a
+//! name asked many times a second costs one catalog read per expiry; a miss is never
+//! cached, so an artist added meanwhile is found at once.
+//!
 //! This module reads through the store; its only write is recording a missed name. It
 //! never calls a provider and knows nothing of HTTP (see [`super::http`]).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::{Instant, timeout_at};
@@ -15,6 +20,7 @@ use super::compose::{
     ArtistPage, ArtistView, ReplyOptions, TrackView, empty_query_reply, known_artist_reply,
     unavailable_reply, unknown_artist_reply,
 };
+use super::metrics::{DatabaseCall, DatabaseFailure, SkillMetrics};
 use super::reply::SkillResponse;
 use super::request::SkillRequest;
 use super::suggest::Suggester;
@@ -34,6 +40,11 @@ const LOOKUP_SHAPE: LookupShape = LookupShape {
 const MAX_SUGGESTIONS: usize = 3;
 /// Genres named in the artist card; more make a long, unreadable line.
 const MAX_GENRES_SHOWN: usize = 3;
+/// Replies kept in the cache at most: a few thousand artists are asked for, and a full
+/// cache is emptied of expired entries (or entirely) before it takes another.
+const REPLY_CACHE_ENTRIES: usize = 4096;
+/// An artist's page on Deezer, for artists without a known Spotify page.
+const DEEZER_ARTIST_PAGE: &str = "https://www.deezer.com/artist/";
 
 /// What happened to a request, for the log line and the tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +89,56 @@ struct Inner {
     suggester: Arc<Suggester>,
     reply_options: ReplyOptions,
     misses: MissRecording,
+    metrics: Arc<SkillMetrics>,
+    cache: Option<ReplyCache>,
+}
+
+/// Replies to found artists by folded name, each used until `ttl` after the read that
+/// built it began: never older than that.
+#[derive(Debug)]
+struct ReplyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, CachedReply>>,
+}
+
+#[derive(Debug)]
+struct CachedReply {
+    read_at: Instant,
+    reply: SkillResponse,
+    matched_by: NameMatch,
+}
+
+impl ReplyCache {
+    fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<(SkillResponse, NameMatch)> {
+        let entries = self.entries.lock().expect("reply cache poisoned");
+        let cached = entries.get(key)?;
+        (cached.read_at.elapsed() < self.ttl).then(|| (cached.reply.clone(), cached.matched_by))
+    }
+
+    fn put(&self, key: &str, read_at: Instant, reply: &SkillResponse, matched_by: NameMatch) {
+        let mut entries = self.entries.lock().expect("reply cache poisoned");
+        if entries.len() >= REPLY_CACHE_ENTRIES && !entries.contains_key(key) {
+            entries.retain(|_, cached| cached.read_at.elapsed() < self.ttl);
+            if entries.len() >= REPLY_CACHE_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            key.to_owned(),
+            CachedReply {
+                read_at,
+                reply: reply.clone(),
+                matched_by,
+            },
+        );
+    }
 }
 
 /// Whether a reply waits for its missed name to be recorded.
@@ -116,16 +177,23 @@ impl SkillService {
         SkillService {
             inner: Arc::new(Inner {
                 suggester: Arc::new(Suggester::new(store.clone(), settings.names_refresh)),
+                cache: settings.reply_cache_ttl.map(ReplyCache::new),
                 store,
                 settings,
                 reply_options,
                 misses,
+                metrics: Arc::new(SkillMetrics::default()),
             }),
         }
     }
 
     pub(crate) fn settings(&self) -> &SkillSettings {
         &self.inner.settings
+    }
+
+    /// What the skill did since it started (served as `/metrics` by `artistbot serve`).
+    pub fn metrics(&self) -> Arc<SkillMetrics> {
+        self.inner.metrics.clone()
     }
 
     /// Starts loading the names used for suggestions, in the background; this also opens
@@ -158,14 +226,20 @@ impl SkillService {
         if key.is_empty() {
             return (empty_query_reply(), Outcome::EmptyQuery);
         }
-        let deadline = Instant::now() + settings.db_timeout;
+        if let Some((reply, matched_by)) = self.inner.cache.as_ref().and_then(|c| c.get(&key)) {
+            self.inner.metrics.count_cache_hit();
+            return (reply, Outcome::Found(matched_by));
+        }
+        let read_at = Instant::now();
+        let deadline = read_at + settings.db_timeout;
         match self.lookup(&key, deadline).await {
             Ok(Some(lookup)) => {
                 let page = artist_page(lookup.artist, lookup.related);
-                (
-                    known_artist_reply(&page, &self.inner.reply_options),
-                    Outcome::Found(lookup.matched_by),
-                )
+                let reply = known_artist_reply(&page, &self.inner.reply_options);
+                if let Some(cache) = &self.inner.cache {
+                    cache.put(&key, read_at, &reply, lookup.matched_by);
+                }
+                (reply, Outcome::Found(lookup.matched_by))
             }
             Ok(None) => self.unknown(&query, &key, deadline).await,
             Err(cause) => {
@@ -181,16 +255,28 @@ impl SkillService {
     async fn lookup(&self, key: &str, deadline: Instant) -> Result<Option<ArtistLookup>, String> {
         let store = &self.inner.store;
         let mut last_error: Option<StoreError> = None;
+        let mut timed_out = false;
         for _ in 0..2 {
             match timeout_at(deadline, store.artist_lookup(key, LOOKUP_SHAPE)).await {
                 Ok(Ok(found)) => return Ok(found),
                 Ok(Err(error)) => last_error = Some(error),
-                Err(_) => break,
+                Err(_) => {
+                    timed_out = true;
+                    break;
+                }
             }
         }
-        Err(match last_error {
-            Some(error) => error.to_string(),
-            None => format!("no answer within {:?}", self.inner.settings.db_timeout),
+        let failure = if timed_out {
+            DatabaseFailure::Timeout
+        } else {
+            DatabaseFailure::Error
+        };
+        self.inner
+            .metrics
+            .count_database_failure(DatabaseCall::Lookup, failure);
+        Err(match (timed_out, last_error) {
+            (false, Some(error)) => error.to_string(),
+            _ => format!("no answer within {:?}", self.inner.settings.db_timeout),
         })
     }
 
@@ -208,7 +294,12 @@ impl SkillService {
             if !self.inner.settings.record_misses || !could_be_a_name(query, 50, 6) {
                 return false;
             }
-            let write = record_miss(self.inner.store.clone(), query.to_owned(), deadline);
+            let write = record_miss(
+                self.inner.store.clone(),
+                self.inner.metrics.clone(),
+                query.to_owned(),
+                deadline,
+            );
             match self.inner.misses {
                 MissRecording::BeforeReplying => write.await,
                 MissRecording::AfterReplying => {
@@ -231,14 +322,21 @@ impl SkillService {
 
 /// Records a missed name within the reply's time budget; `false` (logged) when it could
 /// not be written.
-async fn record_miss(store: Store, query: String, deadline: Instant) -> bool {
+async fn record_miss(
+    store: Store,
+    metrics: Arc<SkillMetrics>,
+    query: String,
+    deadline: Instant,
+) -> bool {
     match timeout_at(deadline, store.record_request(&query, store::now())).await {
         Ok(Ok(recorded)) => recorded,
         Ok(Err(error)) => {
+            metrics.count_database_failure(DatabaseCall::RecordMiss, DatabaseFailure::Error);
             tracing::warn!(%error, "could not record a missed name");
             false
         }
         Err(_) => {
+            metrics.count_database_failure(DatabaseCall::RecordMiss, DatabaseFailure::Timeout);
             tracing::warn!("recording a missed name took too long");
             false
         }
@@ -256,6 +354,11 @@ fn artist_view(artist: ArtistWithTracks) -> ArtistView {
     ArtistView {
         name: artist.name,
         image_url: artist.image_url,
+        // An artist known only from Deezer has no Spotify page; its Deezer page is linked
+        // instead (whatever shape its catalog id has).
+        deezer_url: artist
+            .deezer_id
+            .map(|id| format!("{DEEZER_ARTIST_PAGE}{id}")),
         spotify_url: artist.url,
         followers: artist.followers,
         fans: artist.deezer_fans,

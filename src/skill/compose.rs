@@ -56,6 +56,8 @@ pub(crate) struct ArtistView {
     pub(crate) image_url: Option<String>,
     /// Spotify artist page.
     pub(crate) spotify_url: Option<String>,
+    /// Deezer artist page, linked when no Spotify page is known.
+    pub(crate) deezer_url: Option<String>,
     /// Spotify followers.
     pub(crate) followers: Option<i64>,
     /// Deezer fans.
@@ -183,9 +185,12 @@ fn artist_card(artist: &ArtistView, opts: &ReplyOptions) -> BasicCard {
     let mut card = BasicCard::new(thumbnail)
         .with_title(&artist.name)
         .with_description(&artist_description(artist));
-    if let Some(spotify_url) = artist.spotify_url.as_deref()
-        && let Some(button) = Button::web_link("Spotify에서 보기", spotify_url)
-    {
+    let link = match (artist.spotify_url.as_deref(), artist.deezer_url.as_deref()) {
+        (Some(spotify_url), _) => Button::web_link("Spotify에서 보기", spotify_url),
+        (None, Some(deezer_url)) => Button::web_link("Deezer에서 보기", deezer_url),
+        (None, None) => None,
+    };
+    if let Some(button) = link {
         card.push_button(button);
     }
     card
@@ -356,6 +361,7 @@ mod tests {
                 name: "아이유".to_owned(),
                 image_url: Some("https://i.scdn.example/artist/iu.jpg".to_owned()),
                 spotify_url: Some("https://open.spotify.example/artist/iu".to_owned()),
+                deezer_url: Some("https://www.deezer.com/artist/1234".to_owned()),
                 followers: Some(9_876_543),
                 fans: Some(123_456),
                 genres: vec!["k-pop".to_owned(), "k-ballad".to_owned()],
@@ -395,6 +401,7 @@ mod tests {
                 name: "NewJeans".to_owned(),
                 image_url: None,
                 spotify_url: None,
+                deezer_url: None,
                 followers: None,
                 fans: None,
                 genres: vec![],
@@ -543,6 +550,25 @@ mod tests {
         );
         assert!(card.get("buttons").is_none(), "no Spotify URL, no button");
         assert_eq!(card["thumbnail"]["imageUrl"], DEFAULT_FALLBACK_IMAGE_URL);
+    }
+
+    #[test]
+    fn artist_card_links_deezer_only_when_no_spotify_page_is_known() {
+        let mut page = page_without_related();
+        page.artist.deezer_url = Some("https://www.deezer.com/artist/75798".to_owned());
+
+        let deezer_only = json_of(&known_artist_reply(&page, &ReplyOptions::default()));
+        let both = json_of(&known_artist_reply(
+            &page_with_three_related(),
+            &ReplyOptions::default(),
+        ));
+
+        let button = &deezer_only["template"]["outputs"][0]["basicCard"]["buttons"][0];
+        assert_eq!(button["label"], "Deezer에서 보기");
+        assert_eq!(button["webLinkUrl"], "https://www.deezer.com/artist/75798");
+        let buttons = &both["template"]["outputs"][0]["basicCard"]["buttons"];
+        assert_eq!(buttons.as_array().unwrap().len(), 1, "{buttons}");
+        assert_eq!(buttons[0]["label"], "Spotify에서 보기");
     }
 
     #[test]
@@ -702,6 +728,7 @@ mod tests {
                 |(name, image_url, spotify_url, followers, fans, genres, tracks)| ArtistView {
                     name,
                     image_url,
+                    deezer_url: None,
                     spotify_url,
                     followers,
                     fans,

@@ -1,8 +1,12 @@
-//! The HTTP face of the skill: `POST /skill` and `GET /healthz`, the same axum router
-//! for `artistbot serve` and for Lambda.
+//! The HTTP face of the skill: `POST /skill`, `GET /healthz` and `GET /metrics`, the same
+//! axum router for `artistbot serve` and for Lambda (whose events reach only the first
+//! two).
 //!
-//! Owns the checks done before any work (shared-secret header, body size, JSON, bot id),
-//! the status codes and JSON error bodies, and the one log line per request. It must not
+//! Owns the checks done before any work, cheapest first and before the body is read
+//! whenever the headers suffice (the shared-secret header, a declared `Content-Length`
+//! over the limit), then the body's size as it arrives, its JSON, the bot id; the status
+//! codes and their JSON error bodies (every error status has one, 404 and 405
+//! included); the counts behind `/metrics`; and the one log line per request. It must not
 //! leak internals: errors a client sees are fixed sentences, a panic becomes a generic
 //! answer, and logs carry neither secrets nor full user ids nor what users typed.
 
@@ -11,20 +15,21 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::answer::{Outcome, SkillService};
 use super::compose::unavailable_reply;
+use super::metrics::{RefusalKind, ReplyKind};
 use super::request::{RequestError, parse_skill_request};
+use crate::store::skill::NameMatch;
 
 /// Largest request body accepted. Kakao's payloads are a few kilobytes; this leaves room
 /// for long utterances and many parameters while keeping abuse cheap to refuse.
@@ -41,9 +46,10 @@ pub(super) fn router_with(service: SkillService, more: Router<SkillService>) -> 
     Router::new()
         .route("/skill", post(skill))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .merge(more)
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(answer_panics))
         .with_state(service)
 }
@@ -59,6 +65,16 @@ enum Refusal {
 }
 
 impl Refusal {
+    fn counted_as(self) -> RefusalKind {
+        match self {
+            Refusal::Unauthorized => RefusalKind::Unauthorized,
+            Refusal::TooLarge => RefusalKind::TooLarge,
+            Refusal::Unreadable => RefusalKind::Unreadable,
+            Refusal::Malformed => RefusalKind::Malformed,
+            Refusal::Forbidden => RefusalKind::Forbidden,
+        }
+    }
+
     fn status(self) -> StatusCode {
         match self {
             Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -81,19 +97,19 @@ impl Refusal {
 
 /// `POST /skill`; also the chat preview's handler once it has added what the checks
 /// need (see [`super::preview`]).
-pub(super) async fn skill(
-    State(service): State<SkillService>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub(super) async fn skill(State(service): State<SkillService>, request: Request) -> Response {
     let started = Instant::now();
-    let checked = check(&service, &headers, body);
+    let (parts, body) = request.into_parts();
+    let checked = check(&service, &parts.headers, body).await;
     let (request, user) = match checked {
         Ok(request) => {
             let user = request.user_id.as_deref().map(user_tag);
             (request, user)
         }
         Err((refusal, message)) => {
+            service
+                .metrics()
+                .count_refusal(refusal.counted_as(), started.elapsed());
             tracing::info!(
                 outcome = refusal.as_str(),
                 status = refusal.status().as_u16(),
@@ -111,6 +127,9 @@ pub(super) async fn skill(
         } => (suggestions, recorded),
         _ => (0, false),
     };
+    service
+        .metrics()
+        .count_reply(counted_as(outcome), started.elapsed());
     tracing::info!(
         outcome = outcome.as_str(),
         status = 200,
@@ -124,12 +143,24 @@ pub(super) async fn skill(
     axum::Json(reply).into_response()
 }
 
-/// The checks before any work, cheapest first: the secret (without reading the body),
-/// the body's size, its JSON, the bot.
-fn check(
+fn counted_as(outcome: Outcome) -> ReplyKind {
+    match outcome {
+        Outcome::Found(NameMatch::Name) => ReplyKind::Hit,
+        Outcome::Found(NameMatch::Alias) => ReplyKind::AliasHit,
+        Outcome::Unknown { suggestions, .. } if suggestions > 0 => ReplyKind::Suggestion,
+        Outcome::Unknown { .. } => ReplyKind::Miss,
+        Outcome::EmptyQuery => ReplyKind::Empty,
+        Outcome::Unavailable => ReplyKind::Unavailable,
+    }
+}
+
+/// The checks before any work, cheapest first: the secret and a declared length over the
+/// limit (from the headers alone: a refused client's body is never read), then the body
+/// as it arrives (never more than the limit), its JSON, the bot.
+async fn check(
     service: &SkillService,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<super::request::SkillRequest, (Refusal, String)> {
     let settings = service.settings();
     if let Some(secret) = &settings.secret {
@@ -145,21 +176,26 @@ fn check(
             return Err((Refusal::Unauthorized, "unauthorized".into()));
         }
     }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err((
-                Refusal::TooLarge,
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-            ));
-        }
-        Err(_) => {
-            return Err((
-                Refusal::Unreadable,
-                "the request body could not be read".into(),
-            ));
-        }
+    let too_large = || {
+        (
+            Refusal::TooLarge,
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        )
     };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let body = read_body(body).await.map_err(|error| match error {
+        BodyError::TooLarge => too_large(),
+        BodyError::Unreadable => (
+            Refusal::Unreadable,
+            "the request body could not be read".into(),
+        ),
+    })?;
     // The parser's messages name a position or a field, never the body's content.
     let request = parse_skill_request(&body)
         .map_err(|error: RequestError| (Refusal::Malformed, error.to_string()))?;
@@ -173,6 +209,37 @@ fn check(
         }
     }
     Ok(request)
+}
+
+enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+/// The body, read chunk by chunk and given up on as soon as it passes the limit (a
+/// chunked body declares no length).
+async fn read_body(body: Body) -> Result<Vec<u8>, BodyError> {
+    let mut chunks = body.into_data_stream();
+    let mut read = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+        if read.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        read.extend_from_slice(&chunk);
+    }
+    Ok(read)
+}
+
+async fn metrics(State(service): State<SkillService>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        service.metrics().render(),
+    )
+        .into_response()
 }
 
 async fn healthz(State(service): State<SkillService>) -> Response {
@@ -191,6 +258,10 @@ async fn healthz(State(service): State<SkillService>) -> Response {
 
 async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "not found")
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
 }
 
 /// A panic never reaches the client as a dropped connection or a trace: `/skill` still
@@ -224,7 +295,7 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
-fn error_response(status: StatusCode, message: &str) -> Response {
+pub(super) fn error_response(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({"error": message}))).into_response()
 }
 

@@ -9,6 +9,7 @@
 //! - [`http`]: the axum router shared by `artistbot serve` and the Lambda binary.
 //! - [`preview`]: the chat preview page `artistbot serve` shows on loopback, and who may
 //!   use it.
+//! - [`metrics`]: what the endpoint did, as Prometheus text (`/metrics` on `serve`).
 //! - [`lambda`]: any AWS front door's event → that router → the front door's response
 //!   shape, and the Lambda runtime loop.
 //!
@@ -20,6 +21,7 @@ pub(crate) mod answer;
 pub(crate) mod compose;
 pub(crate) mod http;
 pub mod lambda;
+pub mod metrics;
 pub mod preview;
 pub mod reply;
 pub(crate) mod request;
@@ -32,9 +34,10 @@ use tokio::net::TcpListener;
 
 pub use answer::{MissRecording, Outcome, SkillService};
 pub use http::{MAX_BODY_BYTES, router};
+pub use metrics::SkillMetrics;
 pub use preview::{PreviewAccess, router_with_preview};
 
-use crate::config::Settings;
+use crate::config::{ServerSettings, Settings};
 use crate::store::{PoolOptions, Store, StoreError};
 
 /// Pooled connections idle at least this long are pinged before reuse; fresher ones are
@@ -43,8 +46,10 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Opens the endpoint's pool: small, lazy (a database that is down at start must not stop
 /// the process; replies say "try again" until it is back), and bounded by
-/// `SKILL_DB_TIMEOUT` when connecting. On SQLite the schema is brought up to date (the
-/// file is the app's own); a server's schema is managed by `artistbot migrate`.
+/// `SKILL_DB_TIMEOUT` when connecting and, on the server's side, for every statement (a
+/// reply waits no longer, so a query it gave up on must not go on holding locks). On
+/// SQLite the schema is brought up to date (the file is the app's own); a server's schema
+/// is managed by `artistbot migrate`.
 pub async fn connect_store(settings: &Settings) -> Result<Store, StoreError> {
     let skill = &settings.skill;
     let pool = PoolOptions {
@@ -52,6 +57,7 @@ pub async fn connect_store(settings: &Settings) -> Result<Store, StoreError> {
         connect_timeout: skill.db_timeout,
         lazy: !settings.database_url.is_sqlite(),
         ping_if_idle_for: Some(PING_IF_IDLE_FOR),
+        statement_timeout: Some(skill.db_timeout),
     };
     let store = Store::connect(&settings.database_url, pool).await?;
     if settings.database_url.is_sqlite() {
@@ -60,24 +66,17 @@ pub async fn connect_store(settings: &Settings) -> Result<Store, StoreError> {
     Ok(store)
 }
 
-/// Serves the skill on `listener` until `shutdown` completes, then lets requests in
-/// flight finish.
+/// Serves the skill on `listener` within `limits` until `shutdown` completes, then lets
+/// requests in flight finish for at most `grace` (see [`crate::server`]).
 pub async fn serve(
     listener: TcpListener,
     service: SkillService,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with_preview(listener, service, None, shutdown).await
-}
-
-/// As [`serve`], with the chat preview when `preview` says who may use it.
-pub async fn serve_with_preview(
-    listener: TcpListener,
-    service: SkillService,
     preview: Option<PreviewAccess>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router_with_preview(service, preview))
-        .with_graceful_shutdown(shutdown)
-        .await
+    limits: ServerSettings,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let stats = service.metrics().server_stats();
+    let router = router_with_preview(service, preview);
+    crate::server::serve(listener, router, limits, grace, stats, shutdown).await;
 }

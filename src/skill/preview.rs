@@ -24,10 +24,10 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -139,7 +139,16 @@ async fn preview_skill(
         (Ok(bytes), Some(bot_id)) => Ok(with_bot_id(bytes, bot_id)),
         (body, _) => body,
     };
-    super::http::skill(state, forwarded, body).await
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return super::http::error_response(rejection.status(), &rejection.body_text());
+        }
+    };
+    let mut request = Request::new(Body::from(body));
+    *request.method_mut() = Method::POST;
+    *request.headers_mut() = forwarded;
+    super::http::skill(state, request).await
 }
 
 /// The request with `bot.id` set to an allowed bot, as Kakao would send it; a body that

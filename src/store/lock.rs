@@ -18,10 +18,11 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
-use sea_orm::sqlx::mysql::MySqlConnection;
-use sea_orm::sqlx::{self, Connection};
+use sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection};
 use thiserror::Error;
 
 use crate::config::DatabaseUrl;
@@ -297,7 +298,12 @@ async fn mysql_session<'a>(
     session: &'a mut Option<MySqlSession>,
 ) -> Result<&'a mut MySqlSession, LockError> {
     if session.is_none() {
-        let connect = MySqlConnection::connect(url.expose());
+        // Options parsed here, not by the driver's `connect(url)`: a parse error is
+        // scrubbed like any other, and the lock's statements stay out of the logs.
+        let options = MySqlConnectOptions::from_str(url.expose())
+            .map_err(|error| LockError::Connect(url.scrub(&error.to_string())))?
+            .disable_statement_logging();
+        let connect = MySqlConnection::connect_with(&options);
         let mut connection = match tokio::time::timeout(LOCK_IO_TIMEOUT, connect).await {
             Ok(Ok(connection)) => connection,
             Ok(Err(error)) => return Err(LockError::Connect(url.scrub(&error.to_string()))),

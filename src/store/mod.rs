@@ -27,13 +27,17 @@ pub mod runs;
 pub(crate) mod skill;
 pub(crate) mod status;
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::sqlx::mysql::MySqlConnectOptions;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{self, ConnectOptions as _, Executor as _};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr, SqlxMySqlConnector, SqlxSqliteConnector};
 use thiserror::Error;
 
 use crate::config::DatabaseUrl;
@@ -72,6 +76,11 @@ pub struct PoolOptions {
     /// Ping a pooled connection before reuse only when it sat idle this long (instead of
     /// on every acquire, which costs a round trip per query).
     pub ping_if_idle_for: Option<Duration>,
+    /// The most one statement may run, or wait for a lock, before the server stops it
+    /// (MySQL/MariaDB; set on each new connection). `None`: the server's own limits
+    /// (none for a query; a day for a table lock). SQLite's lock waits are bounded by its
+    /// busy timeout instead.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl PoolOptions {
@@ -85,6 +94,14 @@ impl PoolOptions {
             ..default
         }
     }
+
+    /// The same pool with every statement bounded by `timeout` (`DB_STATEMENT_TIMEOUT`).
+    pub fn limit_statements(self, timeout: Option<Duration>) -> Self {
+        Self {
+            statement_timeout: timeout,
+            ..self
+        }
+    }
 }
 
 impl Default for PoolOptions {
@@ -94,9 +111,14 @@ impl Default for PoolOptions {
             connect_timeout: Duration::from_secs(5),
             lazy: false,
             ping_if_idle_for: None,
+            statement_timeout: None,
         }
     }
 }
+
+/// SQLite writers wait this long for another writer's lock before failing (WAL lets
+/// readers go on meanwhile).
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A handle to the catalog database. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -107,6 +129,12 @@ pub struct Store {
 
 impl Store {
     /// Connects (creating the SQLite file if needed). Errors never show the password.
+    ///
+    /// The driver's pool is built here rather than by `sea_orm::Database::connect`: that
+    /// path's tracing span (`SqlxMySqlConnector::connect`, TRACE level) records its
+    /// options, the whole URL and its password with them, so `RUST_LOG=trace` would
+    /// print the password. The options are parsed here, statement logging is off, and
+    /// the finished pool is handed to sea-orm.
     pub async fn connect(url: &DatabaseUrl, pool: PoolOptions) -> Result<Self, StoreError> {
         // The driver reads `ssl-ca` at each connection and reports a missing file as a bare
         // "No such file or directory" (later still, for a lazy pool): say which file.
@@ -118,32 +146,54 @@ impl Store {
                 message: format!("cannot read the CA file {} (ssl-ca): {error}", ca.display()),
             });
         }
-        let mut options = ConnectOptions::new(url.expose().to_owned());
-        options
-            .max_connections(pool.max_connections)
-            .min_connections(0)
-            .connect_timeout(pool.connect_timeout)
-            .acquire_timeout(pool.connect_timeout)
-            .sqlx_logging(false)
-            .connect_lazy(pool.lazy);
-        if let Some(idle) = pool.ping_if_idle_for {
-            options.test_before_acquire_if_idle_for(idle);
-        }
-        if url.is_sqlite() {
+        let failed = |error: sqlx::Error| StoreError::Connect {
+            url: url.redacted(),
+            message: url.scrub(&error.to_string()),
+        };
+        let mut db = if url.is_sqlite() {
             // WAL lets readers (the skill endpoint) work while the sync writes; the busy
             // timeout makes concurrent writers wait instead of failing at once.
-            options.map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-            });
-        }
-        let mut db = Database::connect(options)
-            .await
-            .map_err(|error| StoreError::Connect {
-                url: url.redacted(),
-                message: url.scrub(&error.to_string()),
-            })?;
+            let options = SqliteConnectOptions::from_str(url.expose())
+                .map_err(failed)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .disable_statement_logging();
+            let options_for_pool = pool_options::<sqlx::Sqlite>(&pool);
+            let sqlite = if pool.lazy {
+                options_for_pool.connect_lazy_with(options)
+            } else {
+                options_for_pool
+                    .connect_with(options)
+                    .await
+                    .map_err(failed)?
+            };
+            SqlxSqliteConnector::from_sqlx_sqlite_pool(sqlite)
+        } else {
+            let options = MySqlConnectOptions::from_str(url.expose())
+                .map_err(failed)?
+                .disable_statement_logging();
+            let mut options_for_pool = pool_options::<sqlx::MySql>(&pool);
+            if let Some(limit) = pool.statement_timeout {
+                let set_limits = session_limits(limit);
+                options_for_pool = options_for_pool.after_connect(move |connection, _| {
+                    let set_limits = set_limits.clone();
+                    Box::pin(async move {
+                        connection.execute(sqlx::AssertSqlSafe(set_limits)).await?;
+                        Ok(())
+                    })
+                });
+            }
+            let mysql = if pool.lazy {
+                options_for_pool.connect_lazy_with(options)
+            } else {
+                options_for_pool
+                    .connect_with(options)
+                    .await
+                    .map_err(failed)?
+            };
+            SqlxMySqlConnector::from_sqlx_mysql_pool(mysql)
+        };
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
         db.set_metric_callback(move |_| {
@@ -230,6 +280,47 @@ impl Store {
     }
 }
 
+/// The driver's pool options for `pool`, as sea-orm's `ConnectOptions` would have built
+/// them: no idle connections kept open, the acquire bounded by the connect timeout, and
+/// a ping before reuse either always (the driver's default) or only after an idle spell.
+fn pool_options<DB: sqlx::Database>(pool: &PoolOptions) -> sqlx::pool::PoolOptions<DB> {
+    let options = sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(pool.max_connections)
+        .min_connections(0)
+        .acquire_timeout(pool.connect_timeout);
+    match pool.ping_if_idle_for {
+        None => options.test_before_acquire(true),
+        Some(threshold) => {
+            options
+                .test_before_acquire(false)
+                .before_acquire(move |connection, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= threshold {
+                            sqlx::Connection::ping(connection).await?;
+                        }
+                        Ok(true)
+                    })
+                })
+        }
+    }
+}
+
+/// The statement that bounds every statement of a MySQL or MariaDB session by `limit`:
+/// table and metadata lock waits (`lock_wait_timeout`) and row lock waits
+/// (`innodb_lock_wait_timeout`) on both, whole statements on MariaDB
+/// (`max_statement_time`) and SELECTs on MySQL 8 (`max_execution_time`). Each server runs
+/// only its own part: MariaDB executes `/*M! */` comments and skips MySQL 8's `/*!80000
+/// */`, MySQL does the opposite. Lock waits count in whole seconds, at least one.
+pub(crate) fn session_limits(limit: Duration) -> String {
+    let whole_seconds = limit.as_secs_f64().ceil().max(1.0) as u64;
+    let milliseconds = limit.as_millis().max(1);
+    format!(
+        "SET SESSION lock_wait_timeout = {whole_seconds}, innodb_lock_wait_timeout = {whole_seconds} \
+         /*M!100108 , max_statement_time = {:.3} */ /*!80000 , max_execution_time = {milliseconds} */",
+        limit.as_secs_f64()
+    )
+}
+
 /// Now, in UTC, to the second: both backends store whole seconds the same way, so a
 /// value read back compares equal to the value written.
 pub fn now() -> NaiveDateTime {
@@ -251,3 +342,24 @@ fn ssl_ca_file(url: &str) -> Option<std::path::PathBuf> {
 /// Placeholder list for `IN (...)` chunks: both backends accept thousands of parameters,
 /// but keeping chunks small keeps statements cacheable and within SQLite's default limit.
 pub(crate) const IN_CHUNK: usize = 500;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_limits_bound_lock_waits_in_whole_seconds_and_statements_per_server() {
+        let sql = session_limits(Duration::from_millis(1500));
+
+        assert!(sql.starts_with("SET SESSION lock_wait_timeout = 2, innodb_lock_wait_timeout = 2"));
+        assert!(
+            sql.contains("/*M!100108 , max_statement_time = 1.500 */"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("/*!80000 , max_execution_time = 1500 */"),
+            "{sql}"
+        );
+        assert!(session_limits(Duration::from_millis(10)).contains("lock_wait_timeout = 1,"));
+    }
+}

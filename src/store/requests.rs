@@ -5,10 +5,10 @@
 
 use chrono::NaiveDateTime;
 use entity::artist_requests;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, SqlErr,
 };
 
 use super::artists::{NAME_LEN, fit};
@@ -59,8 +59,9 @@ impl Store {
         if key.is_empty() {
             return Ok(false);
         }
+        let query_key = fit(&key, NAME_LEN);
         let row = artist_requests::ActiveModel {
-            query_key: Set(fit(&key, NAME_LEN)),
+            query_key: Set(query_key.clone()),
             query: Set(fit(query.trim(), NAME_LEN)),
             status: Set(RequestStatus::Pending.as_str().to_owned()),
             times_asked: Set(1),
@@ -75,19 +76,39 @@ impl Store {
             candidate_artist_id: Set(None),
             tapped_artist_id: Set(None),
         };
+        // Counted on the existing row first, then inserted if there is none: the skill's
+        // database account may UPDATE only these two columns (deploy/mysql/grants.sql),
+        // and an upsert (INSERT ... ON DUPLICATE KEY UPDATE) needs UPDATE on every column
+        // it inserts. The update always changes `times_asked`, so both backends report
+        // the row as affected when it exists.
         use artist_requests::Column as C;
-        artist_requests::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(C::QueryKey)
-                    // Unqualified columns name the stored row on both backends.
-                    .value(C::TimesAsked, Expr::col(C::TimesAsked).add(1))
-                    .value(C::LastAskedAt, Expr::value(now))
-                    .to_owned(),
-            )
-            .exec_without_returning(self.db())
+        let count_again = || {
+            artist_requests::Entity::update_many()
+                .col_expr(C::TimesAsked, Expr::col(C::TimesAsked).add(1))
+                .col_expr(C::LastAskedAt, Expr::value(now))
+                .filter(C::QueryKey.eq(query_key.as_str()))
+                .exec(self.db())
+        };
+        let counted = count_again()
             .await
             .map_err(StoreError::query("recording an artist request"))?;
-        Ok(true)
+        if counted.rows_affected > 0 {
+            return Ok(true);
+        }
+        match artist_requests::Entity::insert(row)
+            .exec_without_returning(self.db())
+            .await
+        {
+            Ok(_) => Ok(true),
+            // Another miss of the same name inserted it meanwhile: count on that row.
+            Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                count_again()
+                    .await
+                    .map_err(StoreError::query("recording an artist request"))?;
+                Ok(true)
+            }
+            Err(error) => Err(StoreError::query("recording an artist request")(error)),
+        }
     }
 }
 

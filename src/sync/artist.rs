@@ -26,6 +26,7 @@ use crate::catalog::{
 };
 use crate::providers::deezer::{DeezerArtist, DeezerError};
 use crate::providers::spotify::{SpotifyError, SpotifyFeature};
+use crate::telemetry::escaped;
 
 /// Fetches what is due for one artist. `prematched` is the outcome of the run's Deezer
 /// matching phase, `profile` a Spotify profile fetched in the run's Spotify phase.
@@ -35,7 +36,8 @@ pub(crate) async fn refresh_artist(
     prematched: Option<DeezerMatch>,
     profile: Option<ArtistProfile>,
 ) -> (ArtistOutcome, ArtistRefresh) {
-    let span = tracing::info_span!("artist", id = %task.artist.id, name = %task.artist.name);
+    let span =
+        tracing::info_span!("artist", id = %task.artist.id, name = %escaped(&task.artist.name));
     async move {
         let mut work = ArtistWork {
             ctx,
@@ -477,7 +479,7 @@ pub(crate) async fn match_on_deezer(ctx: &RunContext, artist: &ArtistState) -> D
                 };
                 match merged {
                     Ok(_) => {
-                        tracing::info!(artist = %artist.name, merged = %born, "met first through Deezer: now one artist");
+                        tracing::info!(artist = %escaped(&artist.name), merged = %born, "met first through Deezer: now one artist");
                         ctx.catalog().renamed(&born, &artist.id);
                         ctx.ids_changed
                             .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -486,7 +488,7 @@ pub(crate) async fn match_on_deezer(ctx: &RunContext, artist: &ArtistState) -> D
                 }
             }
             ctx.catalog().hold(found.id, &artist.id);
-            tracing::info!(artist = %artist.name, deezer_id = found.id, evidence = how.as_str(), "matched on Deezer");
+            tracing::info!(artist = %escaped(&artist.name), deezer_id = found.id, evidence = how.as_str(), "matched on Deezer");
             DeezerMatch::Mapped {
                 id: found.id,
                 fans: found.fans,
@@ -495,11 +497,11 @@ pub(crate) async fn match_on_deezer(ctx: &RunContext, artist: &ArtistState) -> D
             }
         }
         Resolution::NotMapped(why) => {
-            tracing::info!(artist = %artist.name, reason = why.as_str(), "no trustworthy Deezer match; left unmapped");
+            tracing::info!(artist = %escaped(&artist.name), reason = why.as_str(), "no trustworthy Deezer match; left unmapped");
             DeezerMatch::Unmapped(why)
         }
         Resolution::Deferred(reason) => {
-            tracing::debug!(artist = %artist.name, %reason, "Deezer match needs Spotify; left for a later run");
+            tracing::debug!(artist = %escaped(&artist.name), %reason, "Deezer match needs Spotify; left for a later run");
             DeezerMatch::Deferred
         }
     }

@@ -26,6 +26,7 @@ use super::plan::ArtistTask;
 use crate::catalog::{ArtistProfile, ArtistState, DeezerMapping, SpotifyLink};
 use crate::providers::deezer::DeezerArtist;
 use crate::store::identity::Joined;
+use crate::telemetry::escaped;
 
 /// What the Spotify phase did, for the rest of the run.
 #[derive(Debug, Default)]
@@ -110,7 +111,7 @@ async fn take_turn(ctx: &RunContext, task: ArtistTask) -> Turn {
         Ok(profile) => Turn::Profile(profile),
         Err(error) => {
             // The artist's refresh tries again, or finds Spotify stopped.
-            tracing::debug!(artist = %task.artist.name, %error, "Spotify profile not fetched in the Spotify phase");
+            tracing::debug!(artist = %escaped(&task.artist.name), %error, "Spotify profile not fetched in the Spotify phase");
             Turn::Nothing
         }
     }
@@ -159,7 +160,7 @@ async fn link(ctx: &RunContext, artist: &ArtistState) -> Turn {
             return Turn::NotLinked(artist.id.clone());
         }
         Resolution::Deferred(reason) => {
-            tracing::debug!(artist = %artist.name, %reason, "Spotify link left for a later run");
+            tracing::debug!(artist = %escaped(&artist.name), %reason, "Spotify link left for a later run");
             return Turn::Nothing;
         }
     };
@@ -171,7 +172,7 @@ async fn link(ctx: &RunContext, artist: &ArtistState) -> Turn {
     };
     match joined {
         Ok(Joined::ReKeyed | Joined::Merged) => {
-            tracing::info!(artist = %artist.name, from = %artist.id, to = %profile.id, evidence = how.as_str(), "linked to Spotify");
+            tracing::info!(artist = %escaped(&artist.name), from = %artist.id, to = %profile.id, evidence = how.as_str(), "linked to Spotify");
             ctx.catalog().renamed(&artist.id, &profile.id);
             ctx.catalog().hold(deezer_id, &profile.id);
             ctx.ids_changed.store(true, Ordering::SeqCst);
@@ -181,7 +182,7 @@ async fn link(ctx: &RunContext, artist: &ArtistState) -> Turn {
             }
         }
         Ok(Joined::Held { by }) => {
-            tracing::info!(artist = %artist.name, spotify_id = %profile.id, held_by = %by, "the Spotify artist is another catalog artist; not linked");
+            tracing::info!(artist = %escaped(&artist.name), spotify_id = %profile.id, held_by = %by, "the Spotify artist is another catalog artist; not linked");
             save_link(ctx, artist, SpotifyLink::Held).await;
             Turn::NotLinked(artist.id.clone())
         }

@@ -29,6 +29,7 @@ use crate::config::DaemonSettings;
 use crate::names::{ArtistRef, parse_artist_ref};
 use crate::store::requests::{ArtistRequest, RequestStatus};
 use crate::store::{self, Store, StoreError};
+use crate::telemetry::escaped;
 
 /// What one batch did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -154,7 +155,7 @@ async fn onboard_batch(
         let attempts = request.attempts.saturating_add(1);
         match outcome {
             AddOutcome::Added { id, name, alias } => {
-                tracing::info!(query = %request.query, %id, %name, ?alias, "requested artist added");
+                tracing::info!(query = %escaped(&request.query), %id, name = %escaped(name), alias = ?alias.as_deref().map(escaped), "requested artist added");
                 alias_the_request(store, &request.query, id).await?;
                 store
                     .resolve_request(&request.query_key, id, attempts, store::now())
@@ -164,7 +165,7 @@ async fn onboard_batch(
                 batch.added.push(id.clone());
             }
             AddOutcome::AlreadyPresent { id, name, alias } => {
-                tracing::info!(query = %request.query, %id, %name, ?alias, "requested name is a catalog artist");
+                tracing::info!(query = %escaped(&request.query), %id, name = %escaped(name), alias = ?alias.as_deref().map(escaped), "requested name is a catalog artist");
                 alias_the_request(store, &request.query, id).await?;
                 store
                     .resolve_request(&request.query_key, id, attempts, store::now())
@@ -183,7 +184,7 @@ async fn onboard_batch(
                 } else {
                     format!("no exact match; closest: {}", suggestions.join(", "))
                 };
-                tracing::info!(query = %request.query, attempts, ?retry_at, "requested name not found");
+                tracing::info!(query = %escaped(&request.query), attempts, ?retry_at, "requested name not found");
                 store
                     .miss_request(
                         &request.query_key,
@@ -207,13 +208,13 @@ async fn onboard_batch(
                     // its tries and waits with the rest.
                     let mut last = last_wait_reason.lock().expect("wait-reason lock poisoned");
                     if last.as_deref() != Some(reason.as_str()) {
-                        tracing::warn!(query = %request.query, %error, %reason, "requests wait for a provider");
+                        tracing::warn!(query = %escaped(&request.query), %error, %reason, "requests wait for a provider");
                         *last = Some(reason.clone());
                     }
                     continue;
                 }
                 let retry_at = retry_time(request, attempts, settings, store::now());
-                tracing::warn!(query = %request.query, %error, attempts, ?retry_at, "onboarding a requested name failed");
+                tracing::warn!(query = %escaped(&request.query), %error, attempts, ?retry_at, "onboarding a requested name failed");
                 store
                     .miss_request(
                         &request.query_key,
@@ -243,7 +244,7 @@ fn retry_time(
     now: NaiveDateTime,
 ) -> Option<NaiveDateTime> {
     if attempts >= settings.request_max_attempts {
-        tracing::info!(query = %request.query, attempts, "giving up on a requested name");
+        tracing::info!(query = %escaped(&request.query), attempts, "giving up on a requested name");
         return None;
     }
     let factor = 4u32.saturating_pow(attempts.saturating_sub(1));

@@ -13,6 +13,7 @@ mod binary;
 mod cli;
 mod daemon;
 mod doctor;
+mod hardening;
 mod identity;
 mod import;
 mod import_reader;

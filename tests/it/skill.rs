@@ -259,21 +259,101 @@ async fn a_blank_utterance_asks_for_a_name_without_touching_the_database() {
 }
 
 db_test!(
-    async fn a_reply_costs_at_most_two_statements(db: TestDb) {
+    async fn a_found_artist_costs_one_statement_and_its_cached_reply_none(db: TestDb) {
         let store = seeded(&db).await;
         let router = router(&store);
         // The first miss loads the names for suggestions (one statement, then cached).
         ask(&router, "warm up").await;
 
         let before = store.statements_sent();
-        ask(&router, "IU").await;
+        let first = ask(&router, "IU").await;
         let hit = store.statements_sent() - before;
+        let before = store.statements_sent();
+        let again = ask(&router, "iu").await;
+        let cached = store.statements_sent() - before;
         let before = store.statements_sent();
         ask(&router, "오마이갈").await;
         let miss = store.statements_sent() - before;
 
-        assert!(hit <= 2, "a hit took {hit} statements");
-        assert!(miss <= 2, "a miss took {miss} statements (lookup + record)");
+        assert_eq!(hit, 1, "a hit took {hit} statements");
+        assert_eq!(
+            cached, 0,
+            "the same folded name again within SKILL_CACHE_TTL"
+        );
+        assert_eq!(again.json, first.json);
+        assert!(
+            miss <= 3,
+            "a miss took {miss} statements (lookup, count again or insert)"
+        );
+    }
+);
+
+db_test!(
+    async fn a_cached_reply_is_never_older_than_the_cache_ttl_and_a_miss_is_never_cached(
+        db: TestDb,
+    ) {
+        let store = seeded(&db).await;
+        let router = router_with(&store, &[("SKILL_CACHE_TTL", "300ms")]);
+        let before = ask(&router, "아이유").await;
+        assert_eq!(card_headers(&before.json)[0], "IU");
+        let missed = ask(&router, "Radiohead").await;
+        assert!(first_text(&missed.json).contains("찾아보고 있어요"));
+
+        // The catalog changes: IU gets a new top track, Radiohead arrives.
+        refresh(
+            &store,
+            "iu0000000000000000001",
+            vec![track("iu-new", "Holssi", Some("The Winning"), None)],
+            &[],
+        )
+        .await;
+        store
+            .add_artists(
+                &[new_artist("radiohead000000000001", "Radiohead")],
+                artistbot::store::now(),
+            )
+            .await
+            .unwrap();
+        let found_at_once = ask(&router, "Radiohead").await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let after = ask(&router, "아이유").await;
+
+        assert_eq!(
+            card_headers(&found_at_once.json),
+            ["Radiohead"],
+            "a miss is not remembered"
+        );
+        let first_track =
+            &after.json["template"]["outputs"][1]["carousel"]["items"][0]["items"][0]["title"];
+        assert_eq!(first_track, "Holssi", "read again after the TTL");
+    }
+);
+
+db_test!(
+    async fn an_artist_known_only_from_deezer_links_its_deezer_page(db: TestDb) {
+        let store = seeded(&db).await;
+        // Ids of artists that entered from Deezer have a shape of their own; the skill
+        // does not care.
+        let mut artist = new_artist("dz:75798", "Deezer Only Band");
+        artist.source = artistbot::catalog::Source::Deezer;
+        artist.deezer_id = Some(75798);
+        store
+            .add_artists(&[artist], artistbot::store::now())
+            .await
+            .unwrap();
+
+        let deezer_only = ask(&router(&store), "deezer only band").await;
+        let both = ask(&router(&store), "IU").await;
+
+        let card = &deezer_only.json["template"]["outputs"][0]["basicCard"];
+        assert_eq!(card["title"], "Deezer Only Band");
+        assert_eq!(card["buttons"][0]["label"], "Deezer에서 보기");
+        assert_eq!(
+            card["buttons"][0]["webLinkUrl"],
+            "https://www.deezer.com/artist/75798"
+        );
+        let card = &both.json["template"]["outputs"][0]["basicCard"];
+        assert_eq!(card["buttons"][0]["label"], "Spotify에서 보기");
     }
 );
 
@@ -456,6 +536,7 @@ db_test!(
                     connect_timeout: Duration::from_millis(1500),
                     lazy: true,
                     ping_if_idle_for: None,
+                    statement_timeout: None,
                 };
                 let url = DatabaseUrl::new("mysql://root@127.0.0.1:1/artistbot");
                 Store::connect(&url, pool)
@@ -491,9 +572,17 @@ db_test!(
         let address = listener.local_addr().unwrap();
         let service = SkillService::new(store, skill_settings(&[]));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(skill::serve(listener, service, async {
-            let _ = stopped.await;
-        }));
+        let settings = artistbot::config::Settings::from_map(&Default::default()).unwrap();
+        let server = tokio::spawn(skill::serve(
+            listener,
+            service,
+            None,
+            settings.server,
+            Duration::from_secs(5),
+            async {
+                let _ = stopped.await;
+            },
+        ));
 
         let client = reqwest::Client::new();
         let reply: Value = client
@@ -512,7 +601,7 @@ db_test!(
             .unwrap()
             .status();
         stop.send(()).unwrap();
-        server.await.unwrap().unwrap();
+        server.await.unwrap();
 
         assert_eq!(reply["template"]["outputs"][0]["basicCard"]["title"], "IU");
         limits::check_reply(&reply).unwrap();
@@ -539,6 +628,7 @@ async fn a_database_that_never_answers_gets_a_try_again_reply_within_the_timeout
         connect_timeout: Duration::from_secs(10),
         lazy: true,
         ping_if_idle_for: None,
+        statement_timeout: None,
     };
     let url = DatabaseUrl::new(format!("mysql://root@{address}/artistbot"));
     let store = Store::connect(&url, pool).await.unwrap();

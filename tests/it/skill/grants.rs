@@ -1,5 +1,6 @@
 //! `deploy/mysql/grants.sql` on MariaDB: a user with exactly those grants gets replies
-//! and records misses, and cannot write the catalog.
+//! and records misses, and cannot write the catalog nor change a request beyond counting
+//! it again.
 
 use artistbot::config::DatabaseUrl;
 use artistbot::skill::{self, SkillService};
@@ -135,6 +136,10 @@ async fn the_skill_user_reads_and_records_misses_but_cannot_write_the_catalog() 
         "INSERT INTO artist_aliases (alias_key, artist_id, alias, source, created_at) \
          VALUES ('x', 'x', 'x', 'cli', '2026-01-01 00:00:00')",
         "DELETE FROM artist_requests",
+        "UPDATE artist_requests SET status = 'done'",
+        "UPDATE artist_requests SET query = 'x', artist_id = 'x'",
+        "UPDATE artist_requests SET attempts = 0, next_attempt_at = NULL",
+        "SELECT query FROM artist_requests",
         "SELECT COUNT(*) FROM sync_runs",
     ] {
         let error = skill_user
