@@ -209,6 +209,22 @@ pub(crate) struct Upstream {
     halted: AtomicBool,
     /// A `Retry-After` one caller received holds back every caller until it has passed.
     paused_until: Mutex<Option<Instant>>,
+    /// The largest answer read; a longer one fails the call unread (not retried: the
+    /// same question gets the same answer).
+    max_body_bytes: usize,
+}
+
+/// The largest answer an upstream may give unless told otherwise
+/// ([`Upstream::with_max_body_bytes`]): far above any answer artistbot asks for, far
+/// below what would hurt the process.
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Why sending a request produced no [`Reply`].
+enum SendError {
+    /// Timed out, refused, reset, unreadable: worth another attempt.
+    Transport(String),
+    /// The answer was longer than the upstream's limit.
+    TooLarge,
 }
 
 impl Upstream {
@@ -230,7 +246,14 @@ impl Upstream {
             down: AtomicBool::new(false),
             halted: AtomicBool::new(false),
             paused_until: Mutex::new(None),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
+    }
+
+    /// Answers longer than `bytes` fail their call without being read to the end.
+    pub(crate) fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
     }
 
     /// Stops every call from now on, including ones already waiting for the limiter, a
@@ -308,6 +331,7 @@ impl Upstream {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let mut throttled = false;
             let wait = match self.send(build(&self.client)).await {
                 Ok(reply) => {
                     self.stats.record_status(reply.status);
@@ -329,6 +353,7 @@ impl Upstream {
                                 }
                                 Some(after) => {
                                     self.pause_for(after);
+                                    throttled = true;
                                     after
                                 }
                                 None => self.backoff(attempt),
@@ -336,13 +361,28 @@ impl Upstream {
                         }
                     }
                 }
-                Err(transport) => {
+                Err(SendError::TooLarge) => {
+                    self.stats.transport_errors.fetch_add(1, Ordering::Relaxed);
+                    return Err(CallError::GaveUp {
+                        attempts: attempt,
+                        cause: format!(
+                            "{what}: the answer is longer than {} bytes",
+                            self.max_body_bytes
+                        ),
+                    });
+                }
+                Err(SendError::Transport(transport)) => {
                     self.stats.transport_errors.fetch_add(1, Ordering::Relaxed);
                     cause = format!("{what}: {transport}");
                     self.backoff(attempt)
                 }
             };
-            tracing::debug!(provider = self.name, attempt, %cause, ?wait, "retrying");
+            if throttled {
+                // The provider asked us to slow down: worth seeing at the default level.
+                tracing::info!(provider = self.name, attempt, %cause, ?wait, "throttled; retrying after the wait");
+            } else {
+                tracing::debug!(provider = self.name, attempt, %cause, ?wait, "retrying");
+            }
             if attempt < self.policy.max_attempts {
                 tokio::time::sleep(wait).await;
             }
@@ -363,21 +403,39 @@ impl Upstream {
 
     /// Sends and reads the whole body within the timeout. Errors carry no URL: query
     /// strings hold user input, and error text ends up in logs and run summaries.
-    async fn send(&self, request: RequestBuilder) -> Result<Reply, String> {
+    /// An answer longer than the upstream's limit is refused from its declared length,
+    /// or as soon as it passes the limit.
+    async fn send(&self, request: RequestBuilder) -> Result<Reply, SendError> {
+        let transport = |error| SendError::Transport(describe_transport_error(error));
         let exchange = async {
-            let response = request.send().await.map_err(describe_transport_error)?;
+            let mut response = request.send().await.map_err(transport)?;
+            if response
+                .content_length()
+                .is_some_and(|length| length > self.max_body_bytes as u64)
+            {
+                return Err(SendError::TooLarge);
+            }
             let status = response.status();
             let headers = response.headers().clone();
-            let body = response.bytes().await.map_err(describe_transport_error)?;
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(transport)? {
+                if body.len() + chunk.len() > self.max_body_bytes {
+                    return Err(SendError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
             Ok(Reply {
                 status,
                 headers,
-                body,
+                body: body.into(),
             })
         };
         match tokio::time::timeout(self.policy.timeout, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(format!("timed out after {:?}", self.policy.timeout)),
+            Err(_) => Err(SendError::Transport(format!(
+                "timed out after {:?}",
+                self.policy.timeout
+            ))),
         }
     }
 
@@ -425,6 +483,7 @@ fn describe_transport_error(error: reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn a_budget_never_goes_below_zero() {
@@ -448,5 +507,92 @@ mod tests {
         }
         // 3 at t=0, 3 at t=5, the 7th at t=10.
         assert_eq!(start.elapsed(), Duration::from_secs(10));
+    }
+
+    /// A loopback server that answers every connection with `head` and then `body_bytes`
+    /// bytes of `x` (chunked when `head` says so), counting the requests it got.
+    async fn answering(head: &'static str, body_bytes: usize) -> (String, Arc<AtomicU32>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicU32::new(0));
+        let counted = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let chunked = head.contains("chunked");
+                    let piece = vec![b'x'; 64 * 1024];
+                    let mut left = body_bytes;
+                    while left > 0 {
+                        let n = left.min(piece.len());
+                        let written = if chunked {
+                            let mut chunk = format!("{n:x}\r\n").into_bytes();
+                            chunk.extend_from_slice(&piece[..n]);
+                            chunk.extend_from_slice(b"\r\n");
+                            socket.write_all(&chunk).await
+                        } else {
+                            socket.write_all(&piece[..n]).await
+                        };
+                        if written.is_err() {
+                            return;
+                        }
+                        left -= n;
+                    }
+                    if chunked {
+                        let _ = socket.write_all(b"0\r\n\r\n").await;
+                    }
+                });
+            }
+        });
+        (url, requests)
+    }
+
+    fn upstream(max_body_bytes: usize) -> Upstream {
+        let policy = HttpSettings {
+            timeout: Duration::from_secs(10),
+            max_attempts: 3,
+            backoff_base: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(5),
+            max_retry_after: Duration::from_secs(1),
+            failures_before_down: 10,
+        };
+        Upstream::new("test", reqwest::Client::new(), policy, None, None)
+            .with_max_body_bytes(max_body_bytes)
+    }
+
+    async fn status_of(upstream: &Upstream, url: &str) -> Result<usize, CallError<()>> {
+        upstream
+            .call(
+                "GET /",
+                |client| client.get(url),
+                |reply| Verdict::<usize, ()>::Done(reply.body.len()),
+            )
+            .await
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_limit_fails_the_call_once_declared_or_not() {
+        let declared = "HTTP/1.1 200 OK\r\ncontent-length: 3145728\r\nconnection: close\r\n\r\n";
+        let chunked = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+        for head in [declared, chunked] {
+            let (url, requests) = answering(head, 3 * 1024 * 1024).await;
+            let failed = status_of(&upstream(1024 * 1024), &url).await;
+            match failed {
+                Err(CallError::GaveUp { attempts: 1, cause }) => {
+                    assert!(cause.contains("longer than 1048576 bytes"), "{cause}")
+                }
+                other => panic!("{head:?}: {other:?}"),
+            }
+            assert_eq!(requests.load(Ordering::SeqCst), 1, "not retried");
+        }
+        let (url, _) = answering(chunked, 512 * 1024).await;
+        assert_eq!(
+            status_of(&upstream(1024 * 1024), &url).await.unwrap(),
+            512 * 1024
+        );
     }
 }

@@ -172,7 +172,9 @@ impl SpotifyClient {
                 Some(config.budget),
             ),
             // The token endpoint is not part of the Web API quota: no budget, no limiter.
-            auth: Upstream::new("spotify-auth", client, config.http, None, None),
+            // A token answer is a few hundred bytes.
+            auth: Upstream::new("spotify-auth", client, config.http, None, None)
+                .with_max_body_bytes(64 * 1024),
             api_url: config.api_url,
             auth_url: config.auth_url,
             credentials: config.credentials,
