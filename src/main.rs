@@ -47,9 +47,10 @@ enum Command {
         #[arg(long)]
         status: bool,
     },
-    /// Add artists by name, Spotify id or Spotify link, and fetch their data now.
+    /// Add artists by name, Deezer or Spotify id or link, and fetch their data now.
     Add {
-        /// Names ("OH MY GIRL", 아이브), Spotify ids, or open.spotify.com links.
+        /// Names ("OH MY GIRL", 아이브; a bare number is a name), Deezer ids as
+        /// `deezer:75798` or deezer.com links, Spotify ids or open.spotify.com links.
         artists: Vec<String>,
         /// Read more, one per line (# starts a comment).
         #[arg(long)]
@@ -102,7 +103,8 @@ enum Command {
         #[command(subcommand)]
         source: commands::import::ImportSource,
     },
-    /// Serve the KakaoTalk skill endpoint (POST /skill, GET /healthz) on BIND_ADDR, and
+    /// Serve the KakaoTalk skill endpoint (POST /skill, GET /healthz, GET /metrics) on
+    /// BIND_ADDR, and
     /// the chat preview page (GET /) when SKILL_PREVIEW allows it.
     Serve,
 }

@@ -52,21 +52,43 @@ fn world() -> (World, Vec<String>) {
 
 #[test]
 fn every_command_explains_itself() {
-    for args in [
-        vec!["--help"],
-        vec!["migrate", "--help"],
-        vec!["add", "--help"],
-        vec!["sync", "--help"],
-        vec!["status", "--help"],
-        vec!["ask", "--help"],
-        vec!["doctor", "--help"],
-    ] {
+    let help = |args: &[&str]| {
         let output = Command::new(env!("CARGO_BIN_EXE_artistbot"))
-            .args(&args)
+            .args(args)
             .output()
             .unwrap();
         assert!(output.status.success(), "{args:?}");
-        assert!(text(&output).contains("Usage"), "{args:?}");
+        let shown = text(&output);
+        assert!(shown.contains("Usage"), "{args:?}: {shown}");
+        shown
+    };
+    // The commands as clap lists them, so a new command is checked without being named
+    // here: each line of the "Commands:" block is a name and what it does.
+    let top = help(&["--help"]);
+    let commands: Vec<(String, String)> = top
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| {
+            let (name, what) = line.trim().split_once(char::is_whitespace)?;
+            Some((name.to_owned(), what.trim().to_owned()))
+        })
+        .filter(|(name, _)| name != "help")
+        .collect();
+    let names: Vec<&str> = commands.iter().map(|(name, _)| name.as_str()).collect();
+    for expected in [
+        "migrate", "add", "sync", "ask", "doctor", "status", "daemon", "import", "serve",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    for (name, what) in &commands {
+        assert!(what.len() > 20, "{name} says too little: {what:?}");
+        let own = help(&[name, "--help"]);
+        assert!(own.contains(&format!("artistbot {name}")), "{name}: {own}");
     }
 }
 
