@@ -19,6 +19,7 @@ mod import;
 mod import_reader;
 mod lambda;
 mod layering;
+mod outages;
 mod preview;
 mod skill;
 mod status;
