@@ -213,7 +213,9 @@ db_test!(
             if bound.get().is_some()
                 && let Ok(response) = reqwest::get(format!("http://{health}/metrics")).await
                 && let Ok(text) = response.text().await
-                && text.contains("artistbot_sync_last_success_timestamp_seconds")
+                // The series, not only its HELP line: the daemon serves /metrics before
+                // it has read the recorded runs.
+                && text.contains("artistbot_sync_last_success_timestamp_seconds{")
             {
                 break text;
             }
