@@ -109,6 +109,18 @@ enum Command {
     Serve,
 }
 
+/// For commands that only print (`status | head`): when the reader of the output goes
+/// away, the process ends quietly as Unix tools do, instead of panicking in `println!`.
+/// Not for commands that write the catalog or serve: they keep Rust's default (the write
+/// fails, the error is handled).
+fn end_quietly_when_the_reader_goes_away() {
+    #[cfg(unix)]
+    // SAFETY: called before any thread starts; it only restores SIGPIPE's default action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -122,6 +134,12 @@ fn main() -> ExitCode {
             };
         }
     };
+    if matches!(
+        cli.command,
+        Command::Status { .. } | Command::Ask { .. } | Command::Doctor
+    ) {
+        end_quietly_when_the_reader_goes_away();
+    }
     let env_file = EnvFile::find_and_read(cli.env_file.as_deref());
     if let Command::Doctor = cli.command {
         // Doctor reports a broken settings file as one of its checks, and goes on.

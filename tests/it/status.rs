@@ -149,3 +149,28 @@ fn status_reads_a_service_environment_file() {
         "{report:#}"
     );
 }
+
+#[test]
+fn status_piped_into_a_reader_that_stops_early_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("piped.db");
+    // `status | head -1`: the reader leaves after one line, status has more to say.
+    let run = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "\"{}\" status | head -c 1 >/dev/null; sleep 0.2",
+            env!("CARGO_BIN_EXE_artistbot")
+        ))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", catalog.display()),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
