@@ -205,7 +205,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
             let described = telemetry::describe_error(&error);
-            tracing::error!("{described}");
+            // A command's log is already on stderr, beside the line below: said once
+            // there, and logged where logs are kept (a service's stdout, LOG_DIR).
+            if console == Console::Stdout || settings.log_dir.is_some() {
+                tracing::error!("{described}");
+            }
             eprintln!("artistbot: {described}");
             ExitCode::from(1)
         }
