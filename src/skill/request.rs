@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use crate::names::clean_text;
+
 /// Longest utterance kept, in characters. Kakao's own input box stops well below this; anything
 /// longer is abuse or a bug, and every later step (lookups, logs, replies) is cheaper for the
 /// cap.
@@ -94,7 +96,8 @@ impl ParamData {
 }
 
 impl SkillRequest {
-    /// The artist name to look up, trimmed: the first non-blank text among the named action
+    /// The artist name to look up, cleaned ([`clean_text`]: no control, format or bidi
+    /// characters, spacing made plain, trimmed): the first non-blank text among the named action
     /// parameters (in the order given; for each, `params` value, then `detailParams` origin, then
     /// `detailParams` value), else the utterance. `None` when all of them are blank.
     pub(crate) fn artist_query(&self, param_names: &[&str]) -> Option<String> {
@@ -111,10 +114,11 @@ impl SkillRequest {
             .flatten();
         from_params
             .chain(std::iter::once(self.utterance.as_str()))
-            .map(str::trim)
+            // A parameter is not capped at parse time like the utterance is, so cap the query
+            // here; then clean it, so neither the stored request nor the reply's echo holds a
+            // control, zero-width or bidi character.
+            .map(|text| clean_text(cut_chars(text, MAX_UTTERANCE_CHARS)))
             .find(|text| !text.is_empty())
-            // A parameter is not capped at parse time like the utterance is, so cap the query here.
-            .map(|text| cut_chars(text, MAX_UTTERANCE_CHARS).trim_end().to_owned())
     }
 }
 
@@ -544,6 +548,20 @@ mod tests {
         .to_string();
 
         assert_eq!(parse(&body).artist_query(&["artist"]), None);
+    }
+
+    #[test]
+    fn artist_query_is_cleaned_of_invisible_characters_and_a_blank_result_is_skipped() {
+        let body = json!({
+            "userRequest": {"utterance": "\u{202E}Stray\u{200B} Kids\u{7}\n"},
+            "action": {"params": {"artist": "\u{200B}\u{2066}\u{2069}"}}
+        })
+        .to_string();
+
+        assert_eq!(
+            parse(&body).artist_query(&["artist"]).as_deref(),
+            Some("Stray Kids")
+        );
     }
 
     #[test]
