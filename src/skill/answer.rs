@@ -11,6 +11,7 @@
 //! never calls a provider and knows nothing of HTTP (see [`super::http`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use super::suggest::Suggester;
 use crate::config::SkillSettings;
 use crate::names::could_be_a_name;
 use crate::names::name_key;
+use crate::store::requests::{AskRecorded, RequesterKey};
 use crate::store::skill::{ArtistLookup, ArtistWithTracks, LookupShape, NameMatch};
 use crate::store::{self, Store, StoreError};
 
@@ -91,6 +93,9 @@ struct Inner {
     misses: MissRecording,
     metrics: Arc<SkillMetrics>,
     cache: Option<ReplyCache>,
+    /// Whether the last recorded miss found the request queue full, so that is logged
+    /// once, not at every miss.
+    queue_full: AtomicBool,
 }
 
 /// Replies to found artists by folded name, each used until `ttl` after the read that
@@ -183,6 +188,7 @@ impl SkillService {
                 reply_options,
                 misses,
                 metrics: Arc::new(SkillMetrics::default()),
+                queue_full: AtomicBool::new(false),
             }),
         }
     }
@@ -241,7 +247,10 @@ impl SkillService {
                 }
                 (reply, Outcome::Found(lookup.matched_by))
             }
-            Ok(None) => self.unknown(&query, &key, deadline).await,
+            Ok(None) => {
+                self.unknown(&query, &key, request.user_id.as_deref(), deadline)
+                    .await
+            }
             Err(cause) => {
                 tracing::warn!(cause = %cause, "catalog lookup failed: answering 'try again later'");
                 (unavailable_reply(), Outcome::Unavailable)
@@ -282,7 +291,13 @@ impl SkillService {
 
     /// A miss: suggestions from memory and the request recorded, side by side, both
     /// within what is left of the time budget.
-    async fn unknown(&self, query: &str, key: &str, deadline: Instant) -> (SkillResponse, Outcome) {
+    async fn unknown(
+        &self,
+        query: &str,
+        key: &str,
+        user_id: Option<&str>,
+        deadline: Instant,
+    ) -> (SkillResponse, Outcome) {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let suggest = self.inner.suggester.suggest(
             key,
@@ -295,9 +310,9 @@ impl SkillService {
                 return false;
             }
             let write = record_miss(
-                self.inner.store.clone(),
-                self.inner.metrics.clone(),
+                self.inner.clone(),
                 query.to_owned(),
+                RequesterKey::of_user(user_id),
                 deadline,
             );
             match self.inner.misses {
@@ -320,16 +335,32 @@ impl SkillService {
     }
 }
 
-/// Records a missed name within the reply's time budget; `false` (logged) when it could
-/// not be written.
+/// Records a missed name within the reply's time budget, as asked by `asker` and within
+/// the request queue's limits; `false` when it was not recorded (over a limit, or
+/// logged when it could not be written).
 async fn record_miss(
-    store: Store,
-    metrics: Arc<SkillMetrics>,
+    inner: Arc<Inner>,
     query: String,
+    asker: RequesterKey,
     deadline: Instant,
 ) -> bool {
-    match timeout_at(deadline, store.record_request(&query, store::now())).await {
-        Ok(Ok(recorded)) => recorded,
+    let store = &inner.store;
+    let metrics = &inner.metrics;
+    let limits = &inner.settings.request_limits;
+    let write = store.record_request_from(&query, Some(&asker), limits, store::now());
+    match timeout_at(deadline, write).await {
+        Ok(Ok(recorded)) => {
+            metrics.count_ask(recorded);
+            // Said once when the queue fills up, and again after it had room.
+            let full = recorded == AskRecorded::QueueFull;
+            if inner.queue_full.swap(full, Ordering::Relaxed) != full && full {
+                tracing::warn!(
+                    max_pending = limits.max_pending,
+                    "the request queue is full (REQUESTS_MAX_PENDING): new names are not recorded"
+                );
+            }
+            recorded.recorded()
+        }
         Ok(Err(error)) => {
             metrics.count_database_failure(DatabaseCall::RecordMiss, DatabaseFailure::Error);
             tracing::warn!(%error, "could not record a missed name");

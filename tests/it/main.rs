@@ -20,6 +20,7 @@ mod import_reader;
 mod lambda;
 mod layering;
 mod preview;
+mod requests;
 mod skill;
 mod status;
 mod store_basics;
