@@ -111,6 +111,7 @@ struct CachedReply {
     read_at: Instant,
     reply: SkillResponse,
     matched_by: NameMatch,
+    artist_id: String,
 }
 
 impl ReplyCache {
@@ -121,13 +122,26 @@ impl ReplyCache {
         }
     }
 
-    fn get(&self, key: &str) -> Option<(SkillResponse, NameMatch)> {
+    fn get(&self, key: &str) -> Option<(SkillResponse, NameMatch, String)> {
         let entries = self.entries.lock().expect("reply cache poisoned");
         let cached = entries.get(key)?;
-        (cached.read_at.elapsed() < self.ttl).then(|| (cached.reply.clone(), cached.matched_by))
+        (cached.read_at.elapsed() < self.ttl).then(|| {
+            (
+                cached.reply.clone(),
+                cached.matched_by,
+                cached.artist_id.clone(),
+            )
+        })
     }
 
-    fn put(&self, key: &str, read_at: Instant, reply: &SkillResponse, matched_by: NameMatch) {
+    fn put(
+        &self,
+        key: &str,
+        read_at: Instant,
+        reply: &SkillResponse,
+        matched_by: NameMatch,
+        artist_id: &str,
+    ) {
         let mut entries = self.entries.lock().expect("reply cache poisoned");
         if entries.len() >= REPLY_CACHE_ENTRIES && !entries.contains_key(key) {
             entries.retain(|_, cached| cached.read_at.elapsed() < self.ttl);
@@ -141,6 +155,7 @@ impl ReplyCache {
                 read_at,
                 reply: reply.clone(),
                 matched_by,
+                artist_id: artist_id.to_owned(),
             },
         );
     }
@@ -232,19 +247,25 @@ impl SkillService {
         if key.is_empty() {
             return (empty_query_reply(), Outcome::EmptyQuery);
         }
-        if let Some((reply, matched_by)) = self.inner.cache.as_ref().and_then(|c| c.get(&key)) {
+        if let Some((reply, matched_by, artist_id)) =
+            self.inner.cache.as_ref().and_then(|c| c.get(&key))
+        {
             self.inner.metrics.count_cache_hit();
+            let deadline = Instant::now() + settings.db_timeout;
+            self.note_tap(request, &key, &artist_id, deadline).await;
             return (reply, Outcome::Found(matched_by));
         }
         let read_at = Instant::now();
         let deadline = read_at + settings.db_timeout;
         match self.lookup(&key, deadline).await {
             Ok(Some(lookup)) => {
+                let artist_id = lookup.artist.id.clone();
                 let page = artist_page(lookup.artist, lookup.related);
                 let reply = known_artist_reply(&page, &self.inner.reply_options);
                 if let Some(cache) = &self.inner.cache {
-                    cache.put(&key, read_at, &reply, lookup.matched_by);
+                    cache.put(&key, read_at, &reply, lookup.matched_by, &artist_id);
                 }
+                self.note_tap(request, &key, &artist_id, deadline).await;
                 (reply, Outcome::Found(lookup.matched_by))
             }
             Ok(None) => {
@@ -287,6 +308,43 @@ impl SkillService {
             (false, Some(error)) => error.to_string(),
             _ => format!("no answer within {:?}", self.inner.settings.db_timeout),
         })
+    }
+
+    /// When `request` is a tap on a suggestion made for a spelling the catalog did not
+    /// know (`action.clientExtra.asked`), and it led to `artist_id` under another name
+    /// than that spelling, records the tap on that spelling's request: the queue makes
+    /// the spelling an alias of the artist. Written like a miss (before or after the
+    /// reply, never for `ask`); a failure is logged and changes nothing for the user.
+    async fn note_tap(
+        &self,
+        request: &SkillRequest,
+        key: &str,
+        artist_id: &str,
+        deadline: Instant,
+    ) {
+        let Some(asked) = request.asked.as_deref() else {
+            return;
+        };
+        if !self.inner.settings.record_misses || name_key(asked) == key {
+            return;
+        }
+        let store = self.inner.store.clone();
+        let (asked, artist_id) = (asked.to_owned(), artist_id.to_owned());
+        let asker = RequesterKey::of_user(request.user_id.as_deref());
+        let write = async move {
+            match timeout_at(deadline, store.record_tap(&asked, &artist_id, &asker)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "could not record a tapped suggestion"),
+                Err(_) => tracing::warn!("recording a tapped suggestion took too long"),
+            }
+        };
+        match self.inner.misses {
+            MissRecording::BeforeReplying => write.await,
+            MissRecording::AfterReplying => {
+                tokio::spawn(write);
+            }
+            MissRecording::Never => {}
+        }
     }
 
     /// A miss: suggestions from memory and the request recorded, side by side, both

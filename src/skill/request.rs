@@ -56,6 +56,9 @@ pub(crate) struct SkillRequest {
     pub(crate) params: BTreeMap<String, ParamValue>,
     /// `userRequest.lang` ("ko", older "kr"); `None` when null, as the test console sends it.
     pub(crate) lang: Option<String>,
+    /// `action.clientExtra.asked`, cleaned: the spelling a user had asked for when they
+    /// tapped one of its suggestions (the suggestion chips carry it as their `extra`).
+    pub(crate) asked: Option<String>,
 }
 
 /// One action parameter: what `action.params[name]` and `action.detailParams[name]` said about it.
@@ -198,6 +201,10 @@ fn skill_request_from(document: &Value) -> Result<SkillRequest, RequestError> {
                 .and_then(Value::as_object),
         ),
         lang: user_request.and_then(|request| non_empty_str(request, &["lang"])),
+        asked: action
+            .and_then(|a| non_empty_str(a, &["clientExtra", "asked"]))
+            .map(|asked| clean_text(cut_chars(&asked, MAX_UTTERANCE_CHARS)))
+            .filter(|asked| !asked.is_empty()),
     })
 }
 
@@ -562,6 +569,21 @@ mod tests {
             parse(&body).artist_query(&["artist"]).as_deref(),
             Some("Stray Kids")
         );
+    }
+
+    #[test]
+    fn a_tapped_suggestion_carries_the_asked_spelling_cleaned() {
+        let tapped = json!({
+            "userRequest": {"utterance": "OH MY GIRL"},
+            "action": {"clientExtra": {"asked": "\u{202E}오마이갈\u{200B}"}}
+        });
+        let typed = json!({"userRequest": {"utterance": "OH MY GIRL"}, "action": {"clientExtra": {"asked": 3}}});
+
+        assert_eq!(
+            parse(&tapped.to_string()).asked.as_deref(),
+            Some("오마이갈")
+        );
+        assert_eq!(parse(&typed.to_string()).asked, None);
     }
 
     #[test]

@@ -328,6 +328,76 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records that `asker`, who had asked for `asked` (a spelling the catalog did not
+    /// know), tapped the suggestion that led to the catalog artist `artist_id`: evidence
+    /// that the spelling means that artist, which the queue turns into an alias. Only a
+    /// user who asked for the spelling can give it, and only while the request is not
+    /// done. Returns whether it was recorded.
+    pub async fn record_tap(
+        &self,
+        asked: &str,
+        artist_id: &str,
+        asker: &RequesterKey,
+    ) -> Result<bool, StoreError> {
+        let query_key = fit(&name_key(&clean_text(asked)), NAME_LEN);
+        if query_key.is_empty() {
+            return Ok(false);
+        }
+        let asked_it: Option<String> = artist_request_users::Entity::find()
+            .select_only()
+            .column(artist_request_users::Column::UserKey)
+            .filter(artist_request_users::Column::QueryKey.eq(query_key.as_str()))
+            .filter(artist_request_users::Column::UserKey.eq(asker.as_str()))
+            .into_tuple()
+            .one(self.db())
+            .await
+            .map_err(StoreError::query("reading who asked for a request"))?;
+        if asked_it.is_none() {
+            return Ok(false);
+        }
+        use artist_requests::Column as C;
+        let tapped = artist_requests::Entity::update_many()
+            .col_expr(C::TappedArtistId, Expr::value(artist_id))
+            .filter(C::QueryKey.eq(query_key.as_str()))
+            .filter(C::Status.ne(RequestStatus::Done.as_str()))
+            .exec(self.db())
+            .await
+            .map_err(StoreError::query("recording a tapped suggestion"))?;
+        Ok(tapped.rows_affected > 0)
+    }
+
+    /// Requests not done whose asker tapped a suggestion of an artist in the catalog:
+    /// (query key, spelling, artist id, attempts), at most `limit`.
+    pub(crate) async fn tapped_requests(
+        &self,
+        limit: u64,
+    ) -> Result<Vec<(String, String, String, i32)>, StoreError> {
+        use artist_requests::Column as C;
+        artist_requests::Entity::find()
+            .select_only()
+            .column(C::QueryKey)
+            .column(C::Query)
+            .column(C::TappedArtistId)
+            .column(C::Attempts)
+            .filter(C::Status.ne(RequestStatus::Done.as_str()))
+            .filter(
+                C::TappedArtistId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(entity::artists::Column::Id)
+                        .from(entity::artists::Entity)
+                        .to_owned(),
+                ),
+            )
+            .order_by_asc(C::FirstAskedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(StoreError::query("reading tapped requests"))
+    }
+}
+
 fn is_duplicate(error: &sea_orm::DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

@@ -399,3 +399,68 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn a_tapped_suggestion_makes_the_asked_spelling_an_alias_through_the_queue(db: TestDb) {
+        let mut world = World::new();
+        world.add_artist(7, "OH MY GIRL", Some(107), 2);
+        let h = SyncHarness::without_spotify(db, world, &[]).await;
+        h.add(&["OH MY GIRL"]).await;
+        let router = skill::router(SkillService::new(h.store.clone(), skill_settings(&[])));
+
+        let miss = ask_as(&router, "OH MY GRL", "fan").await;
+        let chip = miss.json["template"]["quickReplies"]
+            .as_array()
+            .and_then(|chips| chips.iter().find(|c| c["messageText"] == "OH MY GIRL"))
+            .unwrap_or_else(|| panic!("a suggestion chip: {}", miss.json))
+            .clone();
+        assert_eq!(chip["extra"]["asked"], "OH MY GRL", "{chip}");
+        let tap = |user: &str| {
+            let mut request = crate::skill::fixtures::kakao_request("OH MY GIRL");
+            request["userRequest"]["user"]["id"] = serde_json::json!(user);
+            request["action"]["clientExtra"] = chip["extra"].clone();
+            request
+        };
+        // Someone who never asked for the spelling cannot vouch for it.
+        crate::skill::fixtures::post(&router, &tap("stranger")).await;
+        assert_eq!(
+            h.store
+                .request("OH MY GRL")
+                .await
+                .unwrap()
+                .unwrap()
+                .tapped_artist_id,
+            None
+        );
+        let tapped = crate::skill::fixtures::post(&router, &tap("fan")).await;
+        assert_eq!(
+            tapped.json["template"]["outputs"][0]["basicCard"]["title"],
+            "OH MY GIRL"
+        );
+        assert_eq!(
+            h.store
+                .request("OH MY GRL")
+                .await
+                .unwrap()
+                .unwrap()
+                .tapped_artist_id
+                .as_deref(),
+            Some("dz:107")
+        );
+
+        let batch = h.onboard_requests().await;
+
+        assert_eq!(batch.handled, ["tapped"], "{batch:?}");
+        let done = h.store.request("OH MY GRL").await.unwrap().unwrap();
+        assert_eq!(
+            (done.status, done.artist_id.as_deref()),
+            (RequestStatus::Done, Some("dz:107"))
+        );
+        let again = ask_as(&router, "oh my grl", "someone").await;
+        assert_eq!(
+            again.json["template"]["outputs"][0]["basicCard"]["title"], "OH MY GIRL",
+            "the spelling is an alias now: {}",
+            again.json
+        );
+    }
+);

@@ -158,6 +158,20 @@ async fn the_skill_user_reads_and_records_misses_but_cannot_write_the_catalog() 
         (metrics.asks("user_limit"), metrics.asks("queue_full")),
         (1, 1)
     );
+    // A tap on a suggestion, by a user who asked for the spelling, is recorded too.
+    let mut tap = super::fixtures::kakao_request("IU");
+    tap["userRequest"]["user"]["id"] = serde_json::json!("second-user");
+    tap["action"]["clientExtra"] = serde_json::json!({"asked": "오마이갈"});
+    super::fixtures::post(&router, &tap).await;
+    assert!(
+        store
+            .request("오마이갈")
+            .await
+            .unwrap()
+            .unwrap()
+            .tapped_artist_id
+            .is_some()
+    );
 
     let skill_user = Database::connect(url.as_str()).await.unwrap();
     for write in [
@@ -173,6 +187,7 @@ async fn the_skill_user_reads_and_records_misses_but_cannot_write_the_catalog() 
         "UPDATE artist_requests SET attempts = 0, next_attempt_at = NULL",
         "SELECT query FROM artist_requests",
         "UPDATE artist_requests SET users_asked = 100, status = 'pending'",
+        "UPDATE artist_requests SET tapped_artist_id = 'x', artist_id = 'x'",
         "UPDATE artist_request_users SET asked_at = '2020-01-01 00:00:00'",
         "DELETE FROM artist_request_users",
         "SELECT COUNT(*) FROM sync_runs",
