@@ -279,6 +279,10 @@ pub struct DaemonSettings {
     pub request_retry_delay: Duration,
     /// Tries per requested name before it is given up (the first try included).
     pub request_max_attempts: u32,
+    /// `REQUESTS_RETENTION`: how long finished requests (done, given up) are kept, and
+    /// how long an open request may go without anyone asking for it, before the daemon
+    /// deletes it.
+    pub requests_retention: Duration,
     /// How long a scheduled refresh or a CLI run waits for another runner's unit of
     /// work (the runner lock) before it gives up.
     pub lock_wait: Duration,
@@ -346,6 +350,9 @@ pub struct SkillSettings {
     /// `SKILL_RECORD_MISSES`: record unknown names in `artist_requests` (the endpoint's
     /// only write).
     pub(crate) record_misses: bool,
+    /// `REQUESTS_PER_USER_PER_DAY` and `REQUESTS_MAX_PENDING`: how much the recorded
+    /// misses may add to the request queue.
+    pub(crate) request_limits: RequestLimits,
     /// `SKILL_DB_MAX_CONNECTIONS`: the endpoint's pool size.
     pub(crate) db_max_connections: u32,
     /// `SKILL_NAMES_REFRESH`: how old the in-memory list of names used for suggestions
@@ -361,6 +368,31 @@ pub struct SkillSettings {
     /// `SKILL_CACHE_TTL`: how long a found artist's reply is served from memory before
     /// the catalog is read again (`None`: never cached).
     pub(crate) reply_cache_ttl: Option<Duration>,
+}
+
+/// How much users' misses may add to the request queue (`artist_requests`), so that one
+/// user, or many, cannot flood it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// `REQUESTS_PER_USER_PER_DAY`: names one user may add to the queue (as a new request
+    /// or as one more user asking for a queued name) in [`Self::per_user_window`]; their
+    /// further misses are answered but not recorded. 0 records no user's misses.
+    pub per_user: u32,
+    /// The window of `per_user`: the last 24 hours, rolling.
+    pub per_user_window: Duration,
+    /// `REQUESTS_MAX_PENDING`: open requests (pending, or waiting to be tried again) at
+    /// most; past it, names not yet in the queue are not recorded, while asks of queued
+    /// names are still counted.
+    pub max_pending: u64,
+}
+
+impl RequestLimits {
+    /// The defaults: 20 names per user a day, 1,000 open requests.
+    pub const DEFAULT: RequestLimits = RequestLimits {
+        per_user: 20,
+        per_user_window: Duration::from_secs(24 * 3600),
+        max_pending: 1000,
+    };
 }
 
 /// `SKILL_PREVIEW`: when `artistbot serve` shows the chat preview page (`GET /`), whose
@@ -614,6 +646,21 @@ pub const SETTINGS: &[SettingSpec] = &[
         "tries per requested name",
     ),
     spec(
+        "REQUESTS_PER_USER_PER_DAY",
+        Some("20"),
+        "names one user may add to the request queue in 24 hours",
+    ),
+    spec(
+        "REQUESTS_MAX_PENDING",
+        Some("1000"),
+        "open requests at most; past it new names are not recorded",
+    ),
+    spec(
+        "REQUESTS_RETENTION",
+        Some("30d"),
+        "finished or unasked requests are deleted after this",
+    ),
+    spec(
         "SHUTDOWN_GRACE",
         Some("30s"),
         "time in-flight work gets after SIGTERM",
@@ -724,6 +771,7 @@ const SETTING_PREFIXES: &[&str] = &[
     "LOG_",
     "QUEUE_",
     "REQUEST_",
+    "REQUESTS_",
     "SKILL_",
     "SPOTIFY_",
     "SYNC_",
@@ -968,6 +1016,10 @@ fn daemon_settings(vars: &Vars<'_>) -> Result<DaemonSettings, ConfigError> {
         health_addr,
         request_retry_delay: vars.duration("REQUEST_RETRY_DELAY", Duration::from_secs(6 * 3600))?,
         request_max_attempts: vars.number("REQUEST_MAX_ATTEMPTS", 5)?.max(1),
+        // At least an hour: a shorter one would delete a request while it is retried.
+        requests_retention: vars
+            .duration("REQUESTS_RETENTION", days(30))?
+            .max(Duration::from_secs(3600)),
         lock_wait: vars.duration("LOCK_WAIT", Duration::from_secs(30))?,
     })
 }
@@ -1033,6 +1085,11 @@ fn skill_settings(vars: &Vars<'_>) -> Result<SkillSettings, ConfigError> {
         bot_ids: list("SKILL_BOT_IDS"),
         db_timeout: vars.duration("SKILL_DB_TIMEOUT", Duration::from_millis(1500))?,
         record_misses: vars.flag("SKILL_RECORD_MISSES", true)?,
+        request_limits: RequestLimits {
+            per_user: vars.number("REQUESTS_PER_USER_PER_DAY", RequestLimits::DEFAULT.per_user)?,
+            per_user_window: RequestLimits::DEFAULT.per_user_window,
+            max_pending: vars.number("REQUESTS_MAX_PENDING", RequestLimits::DEFAULT.max_pending)?,
+        },
         db_max_connections: vars.number::<u32>("SKILL_DB_MAX_CONNECTIONS", 4)?.max(1),
         names_refresh: vars.duration("SKILL_NAMES_REFRESH", Duration::from_secs(300))?,
         artist_params,

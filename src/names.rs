@@ -36,6 +36,84 @@ pub fn name_key(name: &str) -> String {
     }
 }
 
+/// Text a user typed, made safe to store, log and echo: control characters (C0, DEL,
+/// C1) and Unicode format characters (zero-width spaces and joiners, the soft hyphen,
+/// the byte-order mark, tag characters, and every bidirectional mark, embedding,
+/// override and isolate) are removed; line breaks, tabs and other spacing become one
+/// plain space; the result is trimmed. Such characters are invisible, so they can only
+/// make two names that look the same differ, or turn a reply's text around.
+///
+/// One format character is kept: a zero-width joiner between two pictographs, which
+/// glues emoji into one (👩‍🎤); anywhere else it is just another invisible character.
+pub fn clean_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut cleaned = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_whitespace() {
+            pending_space = !cleaned.is_empty();
+            continue;
+        }
+        if c.is_control() {
+            continue;
+        }
+        if is_format_char(c) {
+            let glues_emoji = c == '\u{200D}'
+                && cleaned.chars().next_back().is_some_and(is_pictograph_part)
+                && chars.get(i + 1).copied().is_some_and(is_pictograph);
+            if !glues_emoji {
+                continue;
+            }
+        }
+        if pending_space {
+            cleaned.push(' ');
+            pending_space = false;
+        }
+        cleaned.push(c);
+    }
+    cleaned
+}
+
+/// Unicode's format characters (general category Cf), as of Unicode 15.1: invisible
+/// characters that change how neighbouring text is shown or joined.
+fn is_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// A character an emoji sequence is built of: a pictograph, or the variation selector
+/// and skin-tone modifiers that follow one.
+fn is_pictograph_part(c: char) -> bool {
+    is_pictograph(c) || c == '\u{FE0F}' || ('\u{1F3FB}'..='\u{1F3FF}').contains(&c)
+}
+
+/// The blocks emoji live in (pictographs, dingbats, miscellaneous symbols).
+fn is_pictograph(c: char) -> bool {
+    ('\u{1F000}'..='\u{1FAFF}').contains(&c) || ('\u{2600}'..='\u{27BF}').contains(&c)
+}
+
 /// The combining diacritics Latin, Greek and Cyrillic letters carry (é = e + U+0301).
 fn is_latin_accent(c: char) -> bool {
     ('\u{0300}'..='\u{036F}').contains(&c)
@@ -175,6 +253,31 @@ mod tests {
         assert_eq!(name_key("🌈 🌈"), "🌈🌈");
         assert_ne!(name_key("🌈"), name_key("🔥"));
         assert_eq!(name_key("   "), "");
+    }
+
+    #[test]
+    fn clean_text_drops_control_format_and_bidi_characters() {
+        // Bidi override, isolates and marks around a name.
+        assert_eq!(clean_text("\u{202E}IVE\u{202C}"), "IVE");
+        assert_eq!(clean_text("\u{2067}아이브\u{2069}\u{200F}"), "아이브");
+        // Zero-width characters inside a name, a BOM in front, a soft hyphen.
+        assert_eq!(clean_text("\u{FEFF}I\u{200B}V\u{200C}E\u{00AD}"), "IVE");
+        // Control characters vanish; line breaks and tabs become one space.
+        assert_eq!(clean_text("New\u{7}Jeans\u{1b}[31m"), "NewJeans[31m");
+        assert_eq!(clean_text("  oh\r\n\tmy\u{2028}girl \n"), "oh my girl");
+        assert_eq!(clean_text("\u{85}\u{9b}x"), "x");
+        // Nothing left: blank.
+        assert_eq!(clean_text("\u{200B}\u{202E}\u{0}\n"), "");
+        // Ordinary text is untouched.
+        assert_eq!(clean_text("Beyoncé & 아이유 (IU)"), "Beyoncé & 아이유 (IU)");
+    }
+
+    #[test]
+    fn clean_text_keeps_the_joiner_inside_emoji_only() {
+        assert_eq!(clean_text("👩\u{200D}🎤"), "👩\u{200D}🎤");
+        assert_eq!(clean_text("👍🏽\u{200D}🔥"), "👍🏽\u{200D}🔥");
+        assert_eq!(clean_text("a\u{200D}b"), "ab");
+        assert_eq!(clean_text("\u{200D}🎤"), "🎤");
     }
 
     #[test]

@@ -27,10 +27,20 @@ GRANT SELECT ON `@DATABASE@`.`related_artists` TO 'artistbot_skill'@'@SKILL_HOST
 -- A miss inserts a new pending request row...
 GRANT INSERT ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
 -- ...and a repeated miss counts on the existing row (UPDATE ... SET times_asked =
--- times_asked + 1, last_asked_at = ... WHERE query_key = ...): UPDATE on exactly those
--- two columns, so the endpoint cannot touch a request's status, spelling or outcome,
--- which belong to the daemon, and SELECT on the two columns that update reads. Nothing
--- else of the table is readable. (An upsert, INSERT ... ON DUPLICATE KEY UPDATE, would
--- need UPDATE on every column it inserts, so the store counts first and inserts after.)
-GRANT UPDATE (`times_asked`, `last_asked_at`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
-GRANT SELECT (`query_key`, `times_asked`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
+-- times_asked + 1, last_asked_at = ..., and users_asked = users_asked + 1 for a user
+-- new to the name, WHERE query_key = ...); a user who asked for a name and then tapped
+-- a suggested artist sets tapped_artist_id (the daemon decides what it is worth).
+-- UPDATE on exactly those four columns, so the endpoint cannot touch a request's
+-- status, spelling or outcome, which belong to the daemon. SELECT on the columns those
+-- updates read, and on the two the cap on open requests counts by (status,
+-- next_attempt_at; REQUESTS_MAX_PENDING). Nothing else of the table is readable. (An
+-- upsert, INSERT ... ON DUPLICATE KEY UPDATE, would need UPDATE on every column it
+-- inserts, so the store counts first and inserts after.)
+GRANT UPDATE (`times_asked`, `last_asked_at`, `users_asked`, `tapped_artist_id`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
+GRANT SELECT (`query_key`, `times_asked`, `users_asked`, `status`, `next_attempt_at`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
+-- Who asked for what (hashed user ids): a user's first ask of a name adds a row; the
+-- endpoint reads whether this user asked for the name before and how many names they
+-- added lately (REQUESTS_PER_USER_PER_DAY). Rows are never updated by the endpoint, and
+-- deleted only by the daemon.
+GRANT INSERT ON `@DATABASE@`.`artist_request_users` TO 'artistbot_skill'@'@SKILL_HOST@';
+GRANT SELECT (`query_key`, `user_key`, `asked_at`) ON `@DATABASE@`.`artist_request_users` TO 'artistbot_skill'@'@SKILL_HOST@';

@@ -31,7 +31,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON `@DATABASE@`.`related_artists` TO 'artis
 -- Bookkeeping: run history, what the providers allow, the request queue.
 GRANT SELECT, INSERT, UPDATE ON `@DATABASE@`.`sync_runs` TO 'artistbot_sync'@'@SYNC_HOST@';
 GRANT SELECT, INSERT, UPDATE ON `@DATABASE@`.`provider_state` TO 'artistbot_sync'@'@SYNC_HOST@';
-GRANT SELECT, INSERT, UPDATE ON `@DATABASE@`.`artist_requests` TO 'artistbot_sync'@'@SYNC_HOST@';
+-- Requests past REQUESTS_RETENTION are deleted, with who asked for them.
+GRANT SELECT, INSERT, UPDATE, DELETE ON `@DATABASE@`.`artist_requests` TO 'artistbot_sync'@'@SYNC_HOST@';
+GRANT SELECT, DELETE ON `@DATABASE@`.`artist_request_users` TO 'artistbot_sync'@'@SYNC_HOST@';
 
 -- Read-only: the daemon checks that the schema is up to date before it works.
 GRANT SELECT ON `@DATABASE@`.`seaql_migrations` TO 'artistbot_sync'@'@SYNC_HOST@';

@@ -31,6 +31,8 @@ pub struct Metrics {
     api_retries: Mutex<BTreeMap<&'static str, u64>>,
     ticks: Mutex<BTreeMap<&'static str, u64>>,
     requests: Mutex<BTreeMap<&'static str, u64>>,
+    /// Requests deleted past `REQUESTS_RETENTION`.
+    requests_expired: AtomicU64,
     lock_held: AtomicBool,
     /// Whether the last run this daemon ran failed outright.
     last_run_failed: AtomicBool,
@@ -119,6 +121,15 @@ impl Metrics {
 
     pub(crate) fn count_request(&self, outcome: &'static str) {
         bump(&self.requests, outcome, 1);
+    }
+
+    pub(crate) fn count_requests_expired(&self, deleted: u64) {
+        self.requests_expired.fetch_add(deleted, Ordering::Relaxed);
+    }
+
+    /// Requests deleted past their retention, for tests.
+    pub fn requests_expired(&self) -> u64 {
+        self.requests_expired.load(Ordering::Relaxed)
     }
 
     /// Seeds the last successful run and the last run's duration per trigger from the
@@ -262,6 +273,12 @@ impl Metrics {
             requests
                 .into_iter()
                 .map(|(outcome, n)| (format!("{{outcome=\"{outcome}\"}}"), n)),
+        );
+        text.single(
+            "artistbot_requests_expired_total",
+            "counter",
+            "Requests deleted past REQUESTS_RETENTION (finished, or asked for by nobody).",
+            self.requests_expired.load(Ordering::Relaxed),
         );
         if let Some(queue) = gauges.queue {
             text.family(

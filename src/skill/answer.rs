@@ -11,6 +11,7 @@
 //! never calls a provider and knows nothing of HTTP (see [`super::http`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use super::suggest::Suggester;
 use crate::config::SkillSettings;
 use crate::names::could_be_a_name;
 use crate::names::name_key;
+use crate::store::requests::{AskRecorded, RequesterKey};
 use crate::store::skill::{ArtistLookup, ArtistWithTracks, LookupShape, NameMatch};
 use crate::store::{self, Store, StoreError};
 
@@ -91,6 +93,9 @@ struct Inner {
     misses: MissRecording,
     metrics: Arc<SkillMetrics>,
     cache: Option<ReplyCache>,
+    /// Whether the last recorded miss found the request queue full, so that is logged
+    /// once, not at every miss.
+    queue_full: AtomicBool,
 }
 
 /// Replies to found artists by folded name, each used until `ttl` after the read that
@@ -106,6 +111,7 @@ struct CachedReply {
     read_at: Instant,
     reply: SkillResponse,
     matched_by: NameMatch,
+    artist_id: String,
 }
 
 impl ReplyCache {
@@ -116,13 +122,26 @@ impl ReplyCache {
         }
     }
 
-    fn get(&self, key: &str) -> Option<(SkillResponse, NameMatch)> {
+    fn get(&self, key: &str) -> Option<(SkillResponse, NameMatch, String)> {
         let entries = self.entries.lock().expect("reply cache poisoned");
         let cached = entries.get(key)?;
-        (cached.read_at.elapsed() < self.ttl).then(|| (cached.reply.clone(), cached.matched_by))
+        (cached.read_at.elapsed() < self.ttl).then(|| {
+            (
+                cached.reply.clone(),
+                cached.matched_by,
+                cached.artist_id.clone(),
+            )
+        })
     }
 
-    fn put(&self, key: &str, read_at: Instant, reply: &SkillResponse, matched_by: NameMatch) {
+    fn put(
+        &self,
+        key: &str,
+        read_at: Instant,
+        reply: &SkillResponse,
+        matched_by: NameMatch,
+        artist_id: &str,
+    ) {
         let mut entries = self.entries.lock().expect("reply cache poisoned");
         if entries.len() >= REPLY_CACHE_ENTRIES && !entries.contains_key(key) {
             entries.retain(|_, cached| cached.read_at.elapsed() < self.ttl);
@@ -136,6 +155,7 @@ impl ReplyCache {
                 read_at,
                 reply: reply.clone(),
                 matched_by,
+                artist_id: artist_id.to_owned(),
             },
         );
     }
@@ -183,6 +203,7 @@ impl SkillService {
                 reply_options,
                 misses,
                 metrics: Arc::new(SkillMetrics::default()),
+                queue_full: AtomicBool::new(false),
             }),
         }
     }
@@ -226,22 +247,31 @@ impl SkillService {
         if key.is_empty() {
             return (empty_query_reply(), Outcome::EmptyQuery);
         }
-        if let Some((reply, matched_by)) = self.inner.cache.as_ref().and_then(|c| c.get(&key)) {
+        if let Some((reply, matched_by, artist_id)) =
+            self.inner.cache.as_ref().and_then(|c| c.get(&key))
+        {
             self.inner.metrics.count_cache_hit();
+            let deadline = Instant::now() + settings.db_timeout;
+            self.note_tap(request, &key, &artist_id, deadline).await;
             return (reply, Outcome::Found(matched_by));
         }
         let read_at = Instant::now();
         let deadline = read_at + settings.db_timeout;
         match self.lookup(&key, deadline).await {
             Ok(Some(lookup)) => {
+                let artist_id = lookup.artist.id.clone();
                 let page = artist_page(lookup.artist, lookup.related);
                 let reply = known_artist_reply(&page, &self.inner.reply_options);
                 if let Some(cache) = &self.inner.cache {
-                    cache.put(&key, read_at, &reply, lookup.matched_by);
+                    cache.put(&key, read_at, &reply, lookup.matched_by, &artist_id);
                 }
+                self.note_tap(request, &key, &artist_id, deadline).await;
                 (reply, Outcome::Found(lookup.matched_by))
             }
-            Ok(None) => self.unknown(&query, &key, deadline).await,
+            Ok(None) => {
+                self.unknown(&query, &key, request.user_id.as_deref(), deadline)
+                    .await
+            }
             Err(cause) => {
                 tracing::warn!(cause = %cause, "catalog lookup failed: answering 'try again later'");
                 (unavailable_reply(), Outcome::Unavailable)
@@ -280,9 +310,52 @@ impl SkillService {
         })
     }
 
+    /// When `request` is a tap on a suggestion made for a spelling the catalog did not
+    /// know (`action.clientExtra.asked`), and it led to `artist_id` under another name
+    /// than that spelling, records the tap on that spelling's request: the queue makes
+    /// the spelling an alias of the artist. Written like a miss (before or after the
+    /// reply, never for `ask`); a failure is logged and changes nothing for the user.
+    async fn note_tap(
+        &self,
+        request: &SkillRequest,
+        key: &str,
+        artist_id: &str,
+        deadline: Instant,
+    ) {
+        let Some(asked) = request.asked.as_deref() else {
+            return;
+        };
+        if !self.inner.settings.record_misses || name_key(asked) == key {
+            return;
+        }
+        let store = self.inner.store.clone();
+        let (asked, artist_id) = (asked.to_owned(), artist_id.to_owned());
+        let asker = RequesterKey::of_user(request.user_id.as_deref());
+        let write = async move {
+            match timeout_at(deadline, store.record_tap(&asked, &artist_id, &asker)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "could not record a tapped suggestion"),
+                Err(_) => tracing::warn!("recording a tapped suggestion took too long"),
+            }
+        };
+        match self.inner.misses {
+            MissRecording::BeforeReplying => write.await,
+            MissRecording::AfterReplying => {
+                tokio::spawn(write);
+            }
+            MissRecording::Never => {}
+        }
+    }
+
     /// A miss: suggestions from memory and the request recorded, side by side, both
     /// within what is left of the time budget.
-    async fn unknown(&self, query: &str, key: &str, deadline: Instant) -> (SkillResponse, Outcome) {
+    async fn unknown(
+        &self,
+        query: &str,
+        key: &str,
+        user_id: Option<&str>,
+        deadline: Instant,
+    ) -> (SkillResponse, Outcome) {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let suggest = self.inner.suggester.suggest(
             key,
@@ -295,9 +368,9 @@ impl SkillService {
                 return false;
             }
             let write = record_miss(
-                self.inner.store.clone(),
-                self.inner.metrics.clone(),
+                self.inner.clone(),
                 query.to_owned(),
+                RequesterKey::of_user(user_id),
                 deadline,
             );
             match self.inner.misses {
@@ -320,16 +393,32 @@ impl SkillService {
     }
 }
 
-/// Records a missed name within the reply's time budget; `false` (logged) when it could
-/// not be written.
+/// Records a missed name within the reply's time budget, as asked by `asker` and within
+/// the request queue's limits; `false` when it was not recorded (over a limit, or
+/// logged when it could not be written).
 async fn record_miss(
-    store: Store,
-    metrics: Arc<SkillMetrics>,
+    inner: Arc<Inner>,
     query: String,
+    asker: RequesterKey,
     deadline: Instant,
 ) -> bool {
-    match timeout_at(deadline, store.record_request(&query, store::now())).await {
-        Ok(Ok(recorded)) => recorded,
+    let store = &inner.store;
+    let metrics = &inner.metrics;
+    let limits = &inner.settings.request_limits;
+    let write = store.record_request_from(&query, Some(&asker), limits, store::now());
+    match timeout_at(deadline, write).await {
+        Ok(Ok(recorded)) => {
+            metrics.count_ask(recorded);
+            // Said once when the queue fills up, and again after it had room.
+            let full = recorded == AskRecorded::QueueFull;
+            if inner.queue_full.swap(full, Ordering::Relaxed) != full && full {
+                tracing::warn!(
+                    max_pending = limits.max_pending,
+                    "the request queue is full (REQUESTS_MAX_PENDING): new names are not recorded"
+                );
+            }
+            recorded.recorded()
+        }
         Ok(Err(error)) => {
             metrics.count_database_failure(DatabaseCall::RecordMiss, DatabaseFailure::Error);
             tracing::warn!(%error, "could not record a missed name");

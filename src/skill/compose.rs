@@ -152,7 +152,8 @@ pub(crate) fn unknown_artist_reply(query: &str, suggestions: &[String]) -> Skill
             continue;
         }
         if let Some(quick_reply) = QuickReply::message(suggestion, suggestion) {
-            quick_replies.push(quick_reply);
+            // A tap is evidence of what the asked spelling meant (see `SkillRequest::asked`).
+            quick_replies.push(quick_reply.with_asked(query));
         }
     }
     if !quick_replies.is_empty() {

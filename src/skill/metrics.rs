@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::server::ServerStats;
+use crate::store::requests::AskRecorded;
 use crate::telemetry::{Histogram, MetricsText};
 
 /// Upper bounds of the reply latency buckets, in seconds: a reply from the catalog takes
@@ -126,6 +127,8 @@ pub struct SkillMetrics {
     /// (call, failure) → count, `DatabaseCall::ALL` × [error, timeout].
     database_errors: [[AtomicU64; 2]; DatabaseCall::ALL.len()],
     cache_hits: AtomicU64,
+    /// Misses passed on to the request queue, by what became of them.
+    asks: [AtomicU64; AskRecorded::ALL.len()],
     latency: Histogram,
     server: Arc<ServerStats>,
 }
@@ -137,6 +140,7 @@ impl Default for SkillMetrics {
             refusals: Default::default(),
             database_errors: Default::default(),
             cache_hits: AtomicU64::new(0),
+            asks: Default::default(),
             latency: Histogram::new(LATENCY_BOUNDS),
             server: Arc::new(ServerStats::default()),
         }
@@ -178,6 +182,22 @@ impl SkillMetrics {
 
     pub(crate) fn count_cache_hit(&self) {
         self.cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_ask(&self, recorded: AskRecorded) {
+        let slot = AskRecorded::ALL
+            .iter()
+            .position(|r| *r == recorded)
+            .unwrap_or(0);
+        self.asks[slot].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Misses counted with `label` (`new_request`, `user_limit`, ...), for tests.
+    pub fn asks(&self, label: &str) -> u64 {
+        AskRecorded::ALL
+            .iter()
+            .position(|r| r.as_str() == label)
+            .map_or(0, |slot| self.asks[slot].load(Ordering::Relaxed))
     }
 
     /// Replies counted with `kind`'s label (`hit`, `rejected`, ...), for tests.
@@ -240,6 +260,15 @@ impl SkillMetrics {
             "Found artists answered from the in-memory reply cache (SKILL_CACHE_TTL).",
             load(&self.cache_hits),
         );
+        text.family(
+            "artistbot_skill_requests_recorded_total",
+            "counter",
+            "Missed names passed on to the request queue, by what became of them: recorded (new_request, new_asker, asked_again) or not (blank, user_limit: REQUESTS_PER_USER_PER_DAY, queue_full: REQUESTS_MAX_PENDING).",
+            AskRecorded::ALL
+                .iter()
+                .zip(&self.asks)
+                .map(|(recorded, n)| (format!("{{result=\"{}\"}}", recorded.as_str()), load(n))),
+        );
         self.server.render(&mut text, "artistbot_http");
         text.finish()
     }
@@ -271,5 +300,6 @@ mod tests {
         assert!(text.contains("artistbot_skill_reply_duration_seconds_count 2"));
         assert!(text.contains("artistbot_build_info{version=\""));
         assert!(text.contains("artistbot_http_connections_open 0"));
+        assert!(text.contains("artistbot_skill_requests_recorded_total{result=\"queue_full\"} 0"));
     }
 }

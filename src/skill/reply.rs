@@ -642,6 +642,16 @@ pub struct QuickReply {
     label: String,
     action: &'static str,
     message_text: String,
+    /// What Kakao hands back as `action.clientExtra` when the chip is tapped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extra: Option<QuickReplyExtra>,
+}
+
+/// The `extra` of a suggestion chip: the spelling the user had asked for, so a tap
+/// tells the skill which artist that spelling meant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuickReplyExtra {
+    asked: String,
 }
 
 impl QuickReply {
@@ -654,7 +664,18 @@ impl QuickReply {
             label: truncate_chars(&label, MAX_QUICK_REPLY_LABEL_CHARS),
             action: "message",
             message_text: truncate_chars(&message_text, MAX_MESSAGE_TEXT_CHARS),
+            extra: None,
         })
+    }
+
+    /// The chip, carrying the spelling the user asked for (cleaned to one line and cut
+    /// like a message) back to the skill when tapped; a blank spelling is left out.
+    pub fn with_asked(mut self, asked: &str) -> QuickReply {
+        let asked = clean_line(asked);
+        self.extra = (!asked.is_empty()).then(|| QuickReplyExtra {
+            asked: truncate_chars(&asked, MAX_MESSAGE_TEXT_CHARS),
+        });
+        self
     }
 
     /// The label as it will be sent.

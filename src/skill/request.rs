@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
+use crate::names::clean_text;
+
 /// Longest utterance kept, in characters. Kakao's own input box stops well below this; anything
 /// longer is abuse or a bug, and every later step (lookups, logs, replies) is cheaper for the
 /// cap.
@@ -54,6 +56,9 @@ pub(crate) struct SkillRequest {
     pub(crate) params: BTreeMap<String, ParamValue>,
     /// `userRequest.lang` ("ko", older "kr"); `None` when null, as the test console sends it.
     pub(crate) lang: Option<String>,
+    /// `action.clientExtra.asked`, cleaned: the spelling a user had asked for when they
+    /// tapped one of its suggestions (the suggestion chips carry it as their `extra`).
+    pub(crate) asked: Option<String>,
 }
 
 /// One action parameter: what `action.params[name]` and `action.detailParams[name]` said about it.
@@ -94,7 +99,8 @@ impl ParamData {
 }
 
 impl SkillRequest {
-    /// The artist name to look up, trimmed: the first non-blank text among the named action
+    /// The artist name to look up, cleaned ([`clean_text`]: no control, format or bidi
+    /// characters, spacing made plain, trimmed): the first non-blank text among the named action
     /// parameters (in the order given; for each, `params` value, then `detailParams` origin, then
     /// `detailParams` value), else the utterance. `None` when all of them are blank.
     pub(crate) fn artist_query(&self, param_names: &[&str]) -> Option<String> {
@@ -111,10 +117,11 @@ impl SkillRequest {
             .flatten();
         from_params
             .chain(std::iter::once(self.utterance.as_str()))
-            .map(str::trim)
+            // A parameter is not capped at parse time like the utterance is, so cap the query
+            // here; then clean it, so neither the stored request nor the reply's echo holds a
+            // control, zero-width or bidi character.
+            .map(|text| clean_text(cut_chars(text, MAX_UTTERANCE_CHARS)))
             .find(|text| !text.is_empty())
-            // A parameter is not capped at parse time like the utterance is, so cap the query here.
-            .map(|text| cut_chars(text, MAX_UTTERANCE_CHARS).trim_end().to_owned())
     }
 }
 
@@ -194,6 +201,10 @@ fn skill_request_from(document: &Value) -> Result<SkillRequest, RequestError> {
                 .and_then(Value::as_object),
         ),
         lang: user_request.and_then(|request| non_empty_str(request, &["lang"])),
+        asked: action
+            .and_then(|a| non_empty_str(a, &["clientExtra", "asked"]))
+            .map(|asked| clean_text(cut_chars(&asked, MAX_UTTERANCE_CHARS)))
+            .filter(|asked| !asked.is_empty()),
     })
 }
 
@@ -544,6 +555,35 @@ mod tests {
         .to_string();
 
         assert_eq!(parse(&body).artist_query(&["artist"]), None);
+    }
+
+    #[test]
+    fn artist_query_is_cleaned_of_invisible_characters_and_a_blank_result_is_skipped() {
+        let body = json!({
+            "userRequest": {"utterance": "\u{202E}Stray\u{200B} Kids\u{7}\n"},
+            "action": {"params": {"artist": "\u{200B}\u{2066}\u{2069}"}}
+        })
+        .to_string();
+
+        assert_eq!(
+            parse(&body).artist_query(&["artist"]).as_deref(),
+            Some("Stray Kids")
+        );
+    }
+
+    #[test]
+    fn a_tapped_suggestion_carries_the_asked_spelling_cleaned() {
+        let tapped = json!({
+            "userRequest": {"utterance": "OH MY GIRL"},
+            "action": {"clientExtra": {"asked": "\u{202E}오마이갈\u{200B}"}}
+        });
+        let typed = json!({"userRequest": {"utterance": "OH MY GIRL"}, "action": {"clientExtra": {"asked": 3}}});
+
+        assert_eq!(
+            parse(&tapped.to_string()).asked.as_deref(),
+            Some("오마이갈")
+        );
+        assert_eq!(parse(&typed.to_string()).asked, None);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! store's own: the skill maps them into its reply types, and this module knows nothing
 //! of Kakao, nor of the shape of artist ids.
 //!
-//! Nothing here writes; the endpoint's one write is [`Store::record_request`].
+//! Nothing here writes; the endpoint's one write is [`Store::record_request_from`].
 
 use std::cmp::Reverse;
 

@@ -11,6 +11,10 @@
 //! may suggest. While a provider is down, blocked or out of budget, the names it failed
 //! wait without using up their tries.
 //!
+//! A request whose asker tapped a suggested catalog artist afterwards (the skill records
+//! the tap) is settled first: the spelling becomes that artist's alias (source `tap`)
+//! and the request is done, without a search.
+//!
 //! Every batch is a unit of work of the [`Runner`], so it never runs alongside a refresh
 //! (in this process or another). The daemon decides when to call it and counts what it
 //! reports.
@@ -40,7 +44,8 @@ pub struct QueueBatch {
     pub failed: u64,
     /// Artists added and refreshed right away.
     pub added: Vec<String>,
-    /// How each request handled ended: `added`, `already_present`, `not_found`, `failed`.
+    /// How each request handled ended: `tapped` (a user's tap made it an alias),
+    /// `added`, `already_present`, `not_found`, `failed`.
     pub handled: Vec<&'static str>,
     /// Spotify calls spent resolving the names.
     pub spotify_calls: ApiCalls,
@@ -58,12 +63,12 @@ pub async fn onboard_due_requests(
     let batch = runner.settings().daemon.queue_batch as u64;
     // Looked at without the lock first: an empty queue, the usual case, costs one query
     // and never contends with another runner's lock.
-    match store.due_requests(store::now(), batch).await {
-        Ok(due) if due.is_empty() => {
+    match work_waiting(store, batch).await {
+        Ok(false) => {
             runner.observer().database_ok();
             return skipped("nothing due");
         }
-        Ok(_) => runner.observer().database_ok(),
+        Ok(true) => runner.observer().database_ok(),
         Err(error) => {
             runner.observer().database_failed(&error.to_string());
             return skipped("database unavailable");
@@ -93,6 +98,12 @@ pub async fn onboard_due_requests(
     }
 }
 
+/// Whether any request is due, or was settled by a user's tap.
+async fn work_waiting(store: &Store, batch: u64) -> Result<bool, StoreError> {
+    Ok(!store.due_requests(store::now(), batch).await?.is_empty()
+        || !store.tapped_requests(1).await?.is_empty())
+}
+
 fn skipped(why: &'static str) -> QueueBatch {
     QueueBatch {
         skipped: Some(why),
@@ -107,15 +118,33 @@ async fn onboard_batch(
     let store = runner.store();
     let settings = &runner.settings().daemon;
     let now = store::now();
+    let mut batch = QueueBatch::default();
+    // A user who asked for a spelling and then tapped a suggested catalog artist said
+    // what the spelling means: it becomes that artist's alias, no search needed.
+    for (query_key, query, artist_id, attempts) in
+        store.tapped_requests(settings.queue_batch as u64).await?
+    {
+        tracing::info!(query = %escaped(&query), %artist_id, "a user tapped a suggestion for a requested name: it becomes an alias");
+        store.add_alias(&query, &artist_id, "tap", now).await?;
+        let attempts = u32::try_from(attempts).unwrap_or(0);
+        store
+            .resolve_request(&query_key, &artist_id, attempts, store::now())
+            .await?;
+        batch.handled.push("tapped");
+        batch.resolved += 1;
+    }
     // Read again under the lock: another runner may have done them meanwhile.
     let due = store.due_requests(now, settings.queue_batch as u64).await?;
     if due.is_empty() {
-        return Ok(skipped("nothing due"));
+        return Ok(if batch.resolved > 0 {
+            batch
+        } else {
+            skipped("nothing due")
+        });
     }
     let (spotify, deezer) = runner.engine().clients(now).await?;
 
     *last_wait_reason.lock().expect("wait-reason lock poisoned") = None;
-    let mut batch = QueueBatch::default();
     let mut asked: Vec<(&ArtistRequest, ArtistRef)> = Vec::new();
     for request in &due {
         match parse_artist_ref(&request.query) {

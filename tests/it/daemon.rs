@@ -1030,6 +1030,54 @@ db_test!(
     }
 );
 
+db_test!(
+    async fn the_daemon_deletes_requests_past_their_retention_at_its_first_poll(db: TestDb) {
+        let (world, _) = bands(1, 1);
+        let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
+        let long_ago = artistbot::store::now() - chrono::Duration::days(10);
+        for name in ["Long Done", "Long Unasked"] {
+            h.store.record_request(name, long_ago).await.unwrap();
+        }
+        let done = h.store.request("Long Done").await.unwrap().unwrap();
+        h.store
+            .resolve_request(&done.query_key, "dz:1", 1, long_ago)
+            .await
+            .unwrap();
+        // Not due for a while, so the poll does not onboard it before it expires.
+        let unasked = h.store.request("Long Unasked").await.unwrap().unwrap();
+        h.store
+            .miss_request(
+                &unasked.query_key,
+                RequestStatus::NotFound,
+                1,
+                Some(artistbot::store::now() + chrono::Duration::days(1)),
+                None,
+            )
+            .await
+            .unwrap();
+        h.store
+            .record_request("Asked Today", artistbot::store::now())
+            .await
+            .unwrap();
+
+        let daemon = InProcessDaemon::start(settings_from(
+            &h.env,
+            &[("QUEUE_POLL", "100ms"), ("REQUESTS_RETENTION", "7d")],
+        ));
+        eventually(Duration::from_secs(5), "expired requests deleted", || {
+            let store = h.store.clone();
+            async move { store.request("Long Done").await.unwrap().is_none() }
+        })
+        .await;
+        let expired = daemon.metrics.requests_expired();
+        daemon.stop().await;
+
+        assert_eq!(h.store.request("Long Unasked").await.unwrap(), None);
+        assert!(h.store.request("Asked Today").await.unwrap().is_some());
+        assert_eq!(expired, 2);
+    }
+);
+
 /// Waits until the request for `query` is done and its artist's tracks are stored (the
 /// targeted refresh runs right after the request is resolved).
 async fn wait_onboarded(store: &Store, query: &str, artist_id: &str) {

@@ -21,6 +21,7 @@ mod lambda;
 mod layering;
 mod outages;
 mod preview;
+mod requests;
 mod skill;
 mod status;
 mod store_basics;

@@ -118,6 +118,13 @@ pub async fn ask(router: &Router, utterance: &str) -> Answer {
     post(router, &kakao_request(utterance)).await
 }
 
+/// As [`ask`], by the user Kakao knows as `user_id`.
+pub async fn ask_as(router: &Router, utterance: &str, user_id: &str) -> Answer {
+    let mut request = kakao_request(utterance);
+    request["userRequest"]["user"]["id"] = json!(user_id);
+    post(router, &request).await
+}
+
 pub async fn get(router: &Router, path: &str) -> (StatusCode, Value) {
     let response = router
         .clone()

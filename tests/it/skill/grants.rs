@@ -1,6 +1,7 @@
 //! `deploy/mysql/grants.sql` on MariaDB: a user with exactly those grants gets replies
-//! and records misses, and cannot write the catalog nor change a request beyond counting
-//! it again.
+//! and records misses within the request limits (who asked, how many names a user added,
+//! how many requests are open), and cannot write the catalog nor change a request beyond
+//! counting it again.
 
 use artistbot::config::DatabaseUrl;
 use artistbot::skill::{self, SkillService};
@@ -8,7 +9,7 @@ use artistbot::store::{PoolOptions, Store};
 use axum::http::StatusCode;
 use sea_orm::{ConnectionTrait, Database};
 
-use super::fixtures::{ask, seed_catalog, skill_settings};
+use super::fixtures::{ask, ask_as, seed_catalog, skill_settings};
 use crate::support::migrated_store;
 
 const GRANTS: &str = include_str!("../../../deploy/mysql/grants.sql");
@@ -97,7 +98,14 @@ async fn the_skill_user_reads_and_records_misses_but_cannot_write_the_catalog() 
     )
     .await
     .unwrap();
-    let router = skill::router(SkillService::new(skill_store, skill_settings(&[])));
+    let service = SkillService::new(
+        skill_store,
+        skill_settings(&[
+            ("REQUESTS_PER_USER_PER_DAY", "2"),
+            ("REQUESTS_MAX_PENDING", "3"),
+        ]),
+    );
+    let router = skill::router(service.clone());
 
     let hit = ask(&router, "IU").await;
     let alias = ask(&router, "오마이걸").await;
@@ -127,6 +135,44 @@ async fn the_skill_user_reads_and_records_misses_but_cannot_write_the_catalog() 
         "the miss was recorded, and counted again, through the skill user"
     );
 
+    // Every write of the limits goes through the skill user: a second user counted on
+    // the request, a user held to REQUESTS_PER_USER_PER_DAY, the open requests counted
+    // against REQUESTS_MAX_PENDING.
+    ask_as(&router, "오마이갈", "second-user").await;
+    ask_as(&router, "Band One", "second-user").await;
+    ask_as(&router, "Band Two", "second-user").await;
+    ask_as(&router, "Band Three", "third-user").await;
+    ask_as(&router, "Band Four", "fourth-user").await;
+    let asked = store.request("오마이갈").await.unwrap().unwrap();
+    assert_eq!((asked.users_asked, asked.times_asked), (2, 3));
+    assert!(store.request("Band One").await.unwrap().is_some());
+    assert_eq!(store.request("Band Two").await.unwrap(), None, "user limit");
+    assert!(store.request("Band Three").await.unwrap().is_some());
+    assert_eq!(
+        store.request("Band Four").await.unwrap(),
+        None,
+        "queue full"
+    );
+    let metrics = service.metrics();
+    assert_eq!(
+        (metrics.asks("user_limit"), metrics.asks("queue_full")),
+        (1, 1)
+    );
+    // A tap on a suggestion, by a user who asked for the spelling, is recorded too.
+    let mut tap = super::fixtures::kakao_request("IU");
+    tap["userRequest"]["user"]["id"] = serde_json::json!("second-user");
+    tap["action"]["clientExtra"] = serde_json::json!({"asked": "오마이갈"});
+    super::fixtures::post(&router, &tap).await;
+    assert!(
+        store
+            .request("오마이갈")
+            .await
+            .unwrap()
+            .unwrap()
+            .tapped_artist_id
+            .is_some()
+    );
+
     let skill_user = Database::connect(url.as_str()).await.unwrap();
     for write in [
         "INSERT INTO artists (id, name, name_key, source, added_via, created_at) \
@@ -140,6 +186,10 @@ async fn the_skill_user_reads_and_records_misses_but_cannot_write_the_catalog() 
         "UPDATE artist_requests SET query = 'x', artist_id = 'x'",
         "UPDATE artist_requests SET attempts = 0, next_attempt_at = NULL",
         "SELECT query FROM artist_requests",
+        "UPDATE artist_requests SET users_asked = 100, status = 'pending'",
+        "UPDATE artist_requests SET tapped_artist_id = 'x', artist_id = 'x'",
+        "UPDATE artist_request_users SET asked_at = '2020-01-01 00:00:00'",
+        "DELETE FROM artist_request_users",
         "SELECT COUNT(*) FROM sync_runs",
     ] {
         let error = skill_user
