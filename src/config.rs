@@ -758,6 +758,8 @@ const OTHER_KNOWN_VARIABLES: &[&str] = &[
     "HTTPS_PROXY",
     "ALL_PROXY",
     "NO_PROXY",
+    // Python's `requests` reads it; set on many machines, and it starts like a setting.
+    "REQUESTS_CA_BUNDLE",
 ];
 
 /// Name prefixes of artistbot's settings: an unknown name with one of them is taken for
@@ -1507,6 +1509,8 @@ mod tests {
             "CARGO_TARGET_DIR",
             "TEST_MYSQL_URL",
             "TEST_LOG",
+            "REQUESTS_CA_BUNDLE",
+            "requests_ca_bundle",
             "INVOCATION_ID",
             "JOURNAL_STREAM",
             "SYSTEMD_EXEC_PID",
