@@ -13,6 +13,8 @@ use std::borrow::Cow;
 
 use serde::{Serialize, Serializer};
 
+use crate::names::clean_text;
+
 /// Outputs (speech bubbles) one reply may carry.
 pub const MAX_OUTPUTS: usize = 3;
 /// Quick replies under one reply.
@@ -73,34 +75,19 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     kept
 }
 
-/// Text for a one-line field: control characters removed (whitespace controls become a space),
-/// outer whitespace trimmed.
+/// Text for a one-line field: control and invisible format characters (bidi overrides,
+/// zero-width marks) removed, every run of whitespace one space, outer whitespace trimmed
+/// ([`clean_text`]): catalog names come from providers, and a reversed or invisible name
+/// must not reach a chat.
 fn clean_line(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .filter_map(|c| match c {
-            c if c.is_control() && c.is_whitespace() => Some(' '),
-            c if c.is_control() => None,
-            c => Some(c),
-        })
-        .collect();
-    cleaned.trim().to_owned()
+    clean_text(s)
 }
 
-/// Text for a simpleText: like [`clean_line`] but `\n` survives, since Kakao renders line breaks
-/// there. `\r` is dropped so Windows line ends do not double.
+/// Text for a simpleText: like [`clean_line`] line by line, since Kakao renders line
+/// breaks there. `\r` is dropped so Windows line ends do not double.
 fn clean_multiline(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .filter_map(|c| match c {
-            '\n' => Some('\n'),
-            '\r' => None,
-            c if c.is_control() && c.is_whitespace() => Some(' '),
-            c if c.is_control() => None,
-            c => Some(c),
-        })
-        .collect();
-    cleaned.trim().to_owned()
+    let lines: Vec<String> = s.split('\n').map(clean_text).collect();
+    lines.join("\n").trim().to_owned()
 }
 
 /// Cleaned, cut text for a field Kakao requires: `placeholder` when nothing is left.
