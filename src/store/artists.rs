@@ -9,7 +9,7 @@ use entity::{artist_aliases, artist_requests, artists, related_artists};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::{IN_CHUNK, Store, StoreError};
@@ -17,6 +17,9 @@ use crate::catalog::{
     AddedVia, ArtistState, DeezerMapping, Demand, NewArtist, Source, SpotifyLink, is_deezer_born,
 };
 use crate::names::name_key;
+
+/// New artists per multi-row INSERT: 22 columns each, far below both backends' limits.
+const NEW_ARTISTS_PER_INSERT: usize = 400;
 
 /// Column widths (characters) of the schema; longer text is cut, longer URLs dropped.
 pub(crate) const NAME_LEN: usize = 512;
@@ -287,7 +290,17 @@ impl Store {
         now: NaiveDateTime,
     ) -> Result<u64, StoreError> {
         let (taken, fresh) = self.prepare_new_artists(new).await?;
-        insert_new_artists(self.db(), new, &taken, &fresh, now).await
+        // Many artists take several statements: all or none of them are added.
+        let txn = self
+            .db()
+            .begin()
+            .await
+            .map_err(StoreError::query("adding artists"))?;
+        let added = insert_new_artists(&txn, new, &taken, &fresh, now).await?;
+        txn.commit()
+            .await
+            .map_err(StoreError::query("adding artists"))?;
+        Ok(added)
     }
 
     /// Reads what inserting `new` depends on: Deezer ids other artists hold, and which
@@ -446,15 +459,23 @@ pub(crate) async fn insert_new_artists<C: ConnectionTrait>(
         return Ok(0);
     }
     let count = rows.len() as u64;
-    artists::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::column(artists::Column::Id)
-                .do_nothing_on([artists::Column::Id])
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await
-        .map_err(StoreError::query("adding artists"))?;
+    // One statement for all would pass SQLite's 32,766 bound variables at about 1,500
+    // artists (an `add --file` of 2,000 ids did).
+    let mut rows = rows;
+    while !rows.is_empty() {
+        let chunk: Vec<artists::ActiveModel> = rows
+            .drain(..rows.len().min(NEW_ARTISTS_PER_INSERT))
+            .collect();
+        artists::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::column(artists::Column::Id)
+                    .do_nothing_on([artists::Column::Id])
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await
+            .map_err(StoreError::query("adding artists"))?;
+    }
     Ok(count)
 }
 

@@ -58,6 +58,21 @@ db_test!(
 );
 
 db_test!(
+    async fn two_thousand_artists_are_added_in_one_call(db: TestDb) {
+        // More rows than one multi-row INSERT may bind on SQLite (32,766 variables).
+        let store = migrated_store(&db).await;
+        let many: Vec<NewArtist> = (0..2000)
+            .map(|n| new_artist(&format!("bulk{n:018}"), &format!("Bulk Artist {n}")))
+            .collect();
+        let added = store.add_artists(&many, store::now()).await.unwrap();
+        assert_eq!(added, 2000);
+        assert_eq!(store.artist_count().await.unwrap(), 2000);
+        let again = store.add_artists(&many, store::now()).await.unwrap();
+        assert_eq!(again, 0, "artists already present are left alone");
+    }
+);
+
+db_test!(
     async fn an_alias_leads_to_its_artist_and_is_never_reassigned(db: TestDb) {
         let store = migrated_store(&db).await;
         let now = store::now();
