@@ -33,11 +33,13 @@ GRANT INSERT ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST
 -- UPDATE on exactly those four columns, so the endpoint cannot touch a request's
 -- status, spelling or outcome, which belong to the daemon. SELECT on the columns those
 -- updates read, and on the two the cap on open requests counts by (status,
--- next_attempt_at; REQUESTS_MAX_PENDING). Nothing else of the table is readable. (An
+-- next_attempt_at; REQUESTS_MAX_PENDING), and candidate_artist_id: the likely artist
+-- the daemon found for a spelling, offered first as a suggestion when it is asked again.
+-- Nothing else of the table is readable. (An
 -- upsert, INSERT ... ON DUPLICATE KEY UPDATE, would need UPDATE on every column it
 -- inserts, so the store counts first and inserts after.)
 GRANT UPDATE (`times_asked`, `last_asked_at`, `users_asked`, `tapped_artist_id`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
-GRANT SELECT (`query_key`, `times_asked`, `users_asked`, `status`, `next_attempt_at`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
+GRANT SELECT (`query_key`, `times_asked`, `users_asked`, `status`, `next_attempt_at`, `candidate_artist_id`) ON `@DATABASE@`.`artist_requests` TO 'artistbot_skill'@'@SKILL_HOST@';
 -- Who asked for what (hashed user ids): a user's first ask of a name adds a row; the
 -- endpoint reads whether this user asked for the name before and how many names they
 -- added lately (REQUESTS_PER_USER_PER_DAY). Rows are never updated by the endpoint, and

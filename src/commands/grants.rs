@@ -314,7 +314,7 @@ mod tests {
             "GRANT SELECT ON `artistbot`.`artist_aliases` TO `artistbot_skill`@`%`",
             "GRANT SELECT ON `artistbot`.`top_tracks` TO `artistbot_skill`@`%`",
             "GRANT SELECT ON `artistbot`.`related_artists` TO `artistbot_skill`@`%`",
-            "GRANT SELECT (`next_attempt_at`, `status`, `times_asked`, `query_key`, `users_asked`), INSERT, UPDATE (`last_asked_at`, `users_asked`, `tapped_artist_id`, `times_asked`) ON `artistbot`.`artist_requests` TO `artistbot_skill`@`%`",
+            "GRANT SELECT (`next_attempt_at`, `status`, `times_asked`, `query_key`, `users_asked`, `candidate_artist_id`), INSERT, UPDATE (`last_asked_at`, `users_asked`, `tapped_artist_id`, `times_asked`) ON `artistbot`.`artist_requests` TO `artistbot_skill`@`%`",
             "GRANT SELECT (`asked_at`, `user_key`, `query_key`), INSERT ON `artistbot`.`artist_request_users` TO `artistbot_skill`@`%`",
         ]);
         assert_eq!(
@@ -326,7 +326,7 @@ mod tests {
             [
                 "SELECT on top_tracks",
                 "SELECT on related_artists",
-                "INSERT, UPDATE (times_asked, last_asked_at, users_asked, tapped_artist_id), SELECT (query_key, times_asked, users_asked, status, next_attempt_at) on artist_requests",
+                "INSERT, UPDATE (times_asked, last_asked_at, users_asked, tapped_artist_id), SELECT (query_key, times_asked, users_asked, status, next_attempt_at, candidate_artist_id) on artist_requests",
                 "INSERT, SELECT (query_key, user_key, asked_at) on artist_request_users"
             ]
         );

@@ -12,7 +12,7 @@
 
 use std::cmp::Reverse;
 
-use entity::{artist_aliases, artists, related_artists, top_tracks};
+use entity::{artist_aliases, artist_requests, artists, related_artists, top_tracks};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, UnionType};
 use sea_orm::{DbBackend, FromQueryResult, StatementBuilder};
 
@@ -242,8 +242,11 @@ impl Store {
         }))
     }
 
-    /// Every name and alias in the catalog with its artist: one statement, a few
-    /// thousand short rows, read now and then to suggest close names for a miss.
+    /// Every name and alias in the catalog with its artist, and every requested spelling
+    /// the daemon found a likely (unproven) catalog artist for: one statement, a few
+    /// thousand short rows, read now and then to suggest close names for a miss. A
+    /// spelling's candidate is thus offered first when that spelling is asked again, and a
+    /// tap on it by someone who asked is the evidence that makes it an alias.
     pub(crate) async fn catalog_names(&self) -> Result<Vec<CatalogName>, StoreError> {
         let names = Query::select()
             .expr_as(
@@ -277,7 +280,33 @@ impl Store {
                     .equals((artists::Entity, artists::Column::Id)),
             )
             .to_owned();
-        let query = names.to_owned().union(UnionType::All, aliases).to_owned();
+        let candidates = Query::select()
+            .expr_as(
+                Expr::col((artist_requests::Entity, artist_requests::Column::QueryKey)),
+                Alias::new("key"),
+            )
+            .columns([
+                (artists::Entity, artists::Column::Id),
+                (artists::Entity, artists::Column::Name),
+                (artists::Entity, artists::Column::Followers),
+                (artists::Entity, artists::Column::DeezerFans),
+            ])
+            .from(artist_requests::Entity)
+            .join(
+                JoinType::InnerJoin,
+                artists::Entity,
+                Expr::col((
+                    artist_requests::Entity,
+                    artist_requests::Column::CandidateArtistId,
+                ))
+                .equals((artists::Entity, artists::Column::Id)),
+            )
+            .to_owned();
+        let query = names
+            .to_owned()
+            .union(UnionType::All, aliases)
+            .union(UnionType::All, candidates)
+            .to_owned();
         Ok(self
             .rows::<CatalogNameRow>(&query, "reading the catalog's names")
             .await?

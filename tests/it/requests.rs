@@ -464,3 +464,52 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn a_spelling_deezer_alone_guesses_is_offered_first_and_a_tap_makes_it_an_alias(
+        db: TestDb,
+    ) {
+        let mut world = World::new();
+        let omg = world.add_artist(41, "OH MY GIRL", Some(4001), 3);
+        world.alias_on_both("오마이걸", &omg);
+        let h = SyncHarness::without_spotify(db, world, &[]).await;
+        h.add(&["OH MY GIRL"]).await;
+        let service = || SkillService::new(h.store.clone(), skill_settings(&[]));
+
+        // A fan asks for the Hangul spelling; Deezer alone is no proof, so the daemon keeps
+        // its best hit only as the request's candidate.
+        let first = ask_as(&skill::router(service()), "오마이걸", "fan").await;
+        assert_ne!(
+            first.json["template"]["outputs"][0]["basicCard"]["title"], "OH MY GIRL",
+            "{}",
+            first.json
+        );
+        let batch = h.onboard_requests().await;
+        assert_eq!(batch.not_found, 1, "{batch:?}");
+        assert!(h.store.artists_named("오마이걸").await.unwrap().is_empty());
+
+        // Asked again (names freshly loaded), the candidate is the first chip, and the
+        // fan's tap on it is the evidence.
+        let router = skill::router(service());
+        let again = ask_as(&router, "오마이걸", "fan").await;
+        let chip = again.json["template"]["quickReplies"][0].clone();
+        assert_eq!(chip["messageText"], "OH MY GIRL", "{}", again.json);
+        assert_eq!(chip["extra"]["asked"], "오마이걸", "{chip}");
+        let mut tap = crate::skill::fixtures::kakao_request("OH MY GIRL");
+        tap["userRequest"]["user"]["id"] = serde_json::json!("fan");
+        tap["action"]["clientExtra"] = chip["extra"].clone();
+        crate::skill::fixtures::post(&router, &tap).await;
+
+        let batch = h.onboard_requests().await;
+
+        assert_eq!(batch.handled, ["tapped"], "{batch:?}");
+        let found = h.store.artists_named("오마이걸").await.unwrap();
+        assert_eq!(found[0].id, "dz:4001", "an alias now");
+        let known = ask_as(&skill::router(service()), "오마이걸", "someone").await;
+        assert_eq!(
+            known.json["template"]["outputs"][0]["basicCard"]["title"], "OH MY GIRL",
+            "{}",
+            known.json
+        );
+    }
+);
