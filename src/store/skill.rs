@@ -248,60 +248,48 @@ impl Store {
     /// spelling's candidate is thus offered first when that spelling is asked again, and a
     /// tap on it by someone who asked is the evidence that makes it an alias.
     pub(crate) async fn catalog_names(&self) -> Result<Vec<CatalogName>, StoreError> {
-        let names = Query::select()
-            .expr_as(
-                Expr::col((artists::Entity, artists::Column::NameKey)),
-                Alias::new("key"),
-            )
-            .columns([
-                (artists::Entity, artists::Column::Id),
-                (artists::Entity, artists::Column::Name),
-                (artists::Entity, artists::Column::Followers),
-                (artists::Entity, artists::Column::DeezerFans),
-            ])
+        // Each branch: a folded key, and the artist it leads to.
+        let keyed = |key: Expr| {
+            Query::select()
+                .expr_as(key, Alias::new("key"))
+                .columns([
+                    (artists::Entity, artists::Column::Id),
+                    (artists::Entity, artists::Column::Name),
+                    (artists::Entity, artists::Column::Followers),
+                    (artists::Entity, artists::Column::DeezerFans),
+                ])
+                .to_owned()
+        };
+        let names = keyed(Expr::col((artists::Entity, artists::Column::NameKey)))
             .from(artists::Entity)
             .to_owned();
-        let aliases = Query::select()
-            .expr_as(
-                Expr::col((artist_aliases::Entity, artist_aliases::Column::AliasKey)),
-                Alias::new("key"),
-            )
-            .columns([
-                (artists::Entity, artists::Column::Id),
-                (artists::Entity, artists::Column::Name),
-                (artists::Entity, artists::Column::Followers),
-                (artists::Entity, artists::Column::DeezerFans),
-            ])
-            .from(artist_aliases::Entity)
-            .join(
-                JoinType::InnerJoin,
-                artists::Entity,
-                Expr::col((artist_aliases::Entity, artist_aliases::Column::ArtistId))
-                    .equals((artists::Entity, artists::Column::Id)),
-            )
-            .to_owned();
-        let candidates = Query::select()
-            .expr_as(
-                Expr::col((artist_requests::Entity, artist_requests::Column::QueryKey)),
-                Alias::new("key"),
-            )
-            .columns([
-                (artists::Entity, artists::Column::Id),
-                (artists::Entity, artists::Column::Name),
-                (artists::Entity, artists::Column::Followers),
-                (artists::Entity, artists::Column::DeezerFans),
-            ])
-            .from(artist_requests::Entity)
-            .join(
-                JoinType::InnerJoin,
-                artists::Entity,
-                Expr::col((
-                    artist_requests::Entity,
-                    artist_requests::Column::CandidateArtistId,
-                ))
+        let aliases = keyed(Expr::col((
+            artist_aliases::Entity,
+            artist_aliases::Column::AliasKey,
+        )))
+        .from(artist_aliases::Entity)
+        .join(
+            JoinType::InnerJoin,
+            artists::Entity,
+            Expr::col((artist_aliases::Entity, artist_aliases::Column::ArtistId))
                 .equals((artists::Entity, artists::Column::Id)),
-            )
-            .to_owned();
+        )
+        .to_owned();
+        let candidates = keyed(Expr::col((
+            artist_requests::Entity,
+            artist_requests::Column::QueryKey,
+        )))
+        .from(artist_requests::Entity)
+        .join(
+            JoinType::InnerJoin,
+            artists::Entity,
+            Expr::col((
+                artist_requests::Entity,
+                artist_requests::Column::CandidateArtistId,
+            ))
+            .equals((artists::Entity, artists::Column::Id)),
+        )
+        .to_owned();
         let query = names
             .to_owned()
             .union(UnionType::All, aliases)

@@ -12,18 +12,7 @@ use artistbot::store::runs::RunStatus;
 use testkit::fake::{Fault, Provider, SpotifyMode, World};
 
 use crate::support::SyncHarness;
-
-/// IVE and two related girl groups, all on both services.
-fn kpop_world() -> (World, [String; 3]) {
-    let mut world = World::new();
-    let ive = world.add_artist(1, "IVE", Some(101), 12);
-    let lsf = world.add_artist(2, "LE SSERAFIM", Some(102), 6);
-    let nmixx = world.add_artist(3, "NMIXX", Some(103), 6);
-    world.relate(&ive, &[&lsf, &nmixx]);
-    world.relate(&lsf, &[&ive, &nmixx]);
-    world.relate(&nmixx, &[&ive]);
-    (world, [ive, lsf, nmixx])
-}
+use crate::sync_engine::kpop_world;
 
 /// An address nothing listens on.
 fn closed_port() -> String {

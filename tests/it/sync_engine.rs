@@ -7,7 +7,7 @@ use testkit::fake::{Fault, Provider, SpotifyMode, World};
 use crate::support::SyncHarness;
 
 /// IVE and two related girl groups, all on both services.
-fn kpop_world() -> (World, [String; 3]) {
+pub(crate) fn kpop_world() -> (World, [String; 3]) {
     let mut world = World::new();
     let ive = world.add_artist(1, "IVE", Some(101), 12);
     let lsf = world.add_artist(2, "LE SSERAFIM", Some(102), 6);
