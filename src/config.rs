@@ -1018,10 +1018,11 @@ fn daemon_settings(vars: &Vars<'_>) -> Result<DaemonSettings, ConfigError> {
         health_addr,
         request_retry_delay: vars.duration("REQUEST_RETRY_DELAY", Duration::from_secs(6 * 3600))?,
         request_max_attempts: vars.number("REQUEST_MAX_ATTEMPTS", 5)?.max(1),
-        // At least an hour: a shorter one would delete a request while it is retried.
+        // At least a day: who asked for what must outlive the per-user window (24 h).
+        // At most ten years, so the cutoff date can always be computed.
         requests_retention: vars
             .duration("REQUESTS_RETENTION", days(30))?
-            .max(Duration::from_secs(3600)),
+            .clamp(days(1), days(3650)),
         lock_wait: vars.duration("LOCK_WAIT", Duration::from_secs(30))?,
     })
 }

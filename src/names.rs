@@ -75,7 +75,9 @@ pub fn clean_text(text: &str) -> String {
 }
 
 /// Unicode's format characters (general category Cf), as of Unicode 15.1: invisible
-/// characters that change how neighbouring text is shown or joined.
+/// characters that change how neighbouring text is shown or joined; and the other
+/// default-ignorable characters people use as invisible text (the Hangul fillers).
+/// Variation selectors stay: emoji need them.
 fn is_format_char(c: char) -> bool {
     matches!(
         c,
@@ -100,6 +102,16 @@ fn is_format_char(c: char) -> bool {
             | '\u{1D173}'..='\u{1D17A}'
             | '\u{E0001}'
             | '\u{E0020}'..='\u{E007F}'
+            // Not format characters, but as invisible: the Hangul fillers people paste as
+            // "blank" text in KakaoTalk, the combining grapheme joiner, Khmer's inherent
+            // vowels and Mongolian's variation selectors.
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{3164}'
+            | '\u{FFA0}'
+            | '\u{034F}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
     )
 }
 
@@ -266,8 +278,12 @@ mod tests {
         assert_eq!(clean_text("New\u{7}Jeans\u{1b}[31m"), "NewJeans[31m");
         assert_eq!(clean_text("  oh\r\n\tmy\u{2028}girl \n"), "oh my girl");
         assert_eq!(clean_text("\u{85}\u{9b}x"), "x");
+        // The Hangul fillers KakaoTalk users paste as "blank" text.
+        assert_eq!(clean_text("IVE\u{3164}"), "IVE");
+        assert_eq!(clean_text("\u{FFA0}아이\u{115F}\u{1160}브"), "아이브");
         // Nothing left: blank.
         assert_eq!(clean_text("\u{200B}\u{202E}\u{0}\n"), "");
+        assert_eq!(clean_text("\u{3164}\u{3164}"), "");
         // Ordinary text is untouched.
         assert_eq!(clean_text("Beyoncé & 아이유 (IU)"), "Beyoncé & 아이유 (IU)");
     }

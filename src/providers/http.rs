@@ -409,18 +409,32 @@ impl Upstream {
         let transport = |error| SendError::Transport(describe_transport_error(error));
         let exchange = async {
             let mut response = request.send().await.map_err(transport)?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            // An error status says enough without its page: the classifier still decides
+            // (a 429 is waited out, a 503 retried); only a long answer that claims
+            // success fails the call.
+            let oversized = |status: StatusCode, headers: HeaderMap| {
+                if status.is_success() {
+                    Err(SendError::TooLarge)
+                } else {
+                    Ok(Reply {
+                        status,
+                        headers,
+                        body: bytes::Bytes::new(),
+                    })
+                }
+            };
             if response
                 .content_length()
                 .is_some_and(|length| length > self.max_body_bytes as u64)
             {
-                return Err(SendError::TooLarge);
+                return oversized(status, headers);
             }
-            let status = response.status();
-            let headers = response.headers().clone();
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(transport)? {
                 if body.len() + chunk.len() > self.max_body_bytes {
-                    return Err(SendError::TooLarge);
+                    return oversized(status, headers);
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -594,5 +608,9 @@ mod tests {
             status_of(&upstream(1024 * 1024), &url).await.unwrap(),
             512 * 1024
         );
+        // An error status with a long page: its status still counts, the page does not.
+        let unavailable = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 3145728\r\nconnection: close\r\n\r\n";
+        let (url, _) = answering(unavailable, 3 * 1024 * 1024).await;
+        assert_eq!(status_of(&upstream(1024 * 1024), &url).await.unwrap(), 0);
     }
 }

@@ -664,7 +664,12 @@ impl Store {
         now: NaiveDateTime,
     ) -> Result<u64, StoreError> {
         use artist_requests::Column as C;
-        let cutoff = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let Some(cutoff) = chrono::Duration::from_std(retention)
+            .ok()
+            .and_then(|retention| now.checked_sub_signed(retention))
+        else {
+            return Ok(0);
+        };
         // `resolved_at` is set for done requests only; `last_asked_at` for every one.
         let expired = Condition::all().add(C::LastAskedAt.lt(cutoff)).add(
             Condition::any()

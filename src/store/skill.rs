@@ -289,6 +289,11 @@ impl Store {
             ))
             .equals((artists::Entity, artists::Column::Id)),
         )
+        // A request done is answered by its artist or alias; its candidate is history.
+        .and_where(
+            Expr::col((artist_requests::Entity, artist_requests::Column::Status))
+                .ne(super::requests::RequestStatus::Done.as_str()),
+        )
         .to_owned();
         let query = names
             .to_owned()
