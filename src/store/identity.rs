@@ -336,14 +336,26 @@ async fn delete_tracks<C: ConnectionTrait>(conn: &C, artist: &str) -> Result<(),
     Ok(())
 }
 
-async fn move_tracks<C: ConnectionTrait>(conn: &C, from: &str, to: &str) -> Result<(), StoreError> {
-    top_tracks::Entity::update_many()
-        .col_expr(top_tracks::Column::ArtistId, Expr::val(to))
-        .filter(top_tracks::Column::ArtistId.eq(from))
+/// Sets `column` of `E`'s rows from `from` to `to`: one artist reference moved.
+async fn repoint<E: EntityTrait, C: ConnectionTrait>(
+    conn: &C,
+    column: E::Column,
+    from: &str,
+    to: &str,
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    E::update_many()
+        .col_expr(column, Expr::val(to))
+        .filter(column.eq(from))
         .exec(conn)
         .await
-        .map_err(StoreError::query("moving top tracks to the joined artist"))?;
+        .map_err(StoreError::query(doing))?;
     Ok(())
+}
+
+async fn move_tracks<C: ConnectionTrait>(conn: &C, from: &str, to: &str) -> Result<(), StoreError> {
+    let doing = "moving top tracks to the joined artist";
+    repoint::<top_tracks::Entity, _>(conn, top_tracks::Column::ArtistId, from, to, doing).await
 }
 
 async fn move_outgoing_related<C: ConnectionTrait>(
@@ -351,15 +363,9 @@ async fn move_outgoing_related<C: ConnectionTrait>(
     from: &str,
     to: &str,
 ) -> Result<(), StoreError> {
-    related_artists::Entity::update_many()
-        .col_expr(related_artists::Column::ArtistId, Expr::val(to))
-        .filter(related_artists::Column::ArtistId.eq(from))
-        .exec(conn)
+    let doing = "moving related rows to the joined artist";
+    repoint::<related_artists::Entity, _>(conn, related_artists::Column::ArtistId, from, to, doing)
         .await
-        .map_err(StoreError::query(
-            "moving related rows to the joined artist",
-        ))?;
-    Ok(())
 }
 
 /// Points every edge at `from` to `to`; an artist already related to `to` keeps that
@@ -385,13 +391,9 @@ async fn move_incoming_related<C: ConnectionTrait>(
             .await
             .map_err(StoreError::query("dropping doubled edges"))?;
     }
-    related_artists::Entity::update_many()
-        .col_expr(related_artists::Column::RelatedId, Expr::val(to))
-        .filter(related_artists::Column::RelatedId.eq(from))
-        .exec(conn)
+    let doing = "moving edges to the joined artist";
+    repoint::<related_artists::Entity, _>(conn, related_artists::Column::RelatedId, from, to, doing)
         .await
-        .map_err(StoreError::query("moving edges to the joined artist"))?;
-    Ok(())
 }
 
 async fn move_aliases_and_requests<C: ConnectionTrait>(
@@ -399,20 +401,13 @@ async fn move_aliases_and_requests<C: ConnectionTrait>(
     from: &str,
     to: &str,
 ) -> Result<(), StoreError> {
-    artist_aliases::Entity::update_many()
-        .col_expr(artist_aliases::Column::ArtistId, Expr::val(to))
-        .filter(artist_aliases::Column::ArtistId.eq(from))
-        .exec(conn)
-        .await
-        .map_err(StoreError::query("moving aliases to the joined artist"))?;
+    let doing = "moving aliases to the joined artist";
+    repoint::<artist_aliases::Entity, _>(conn, artist_aliases::Column::ArtistId, from, to, doing)
+        .await?;
     use artist_requests::Column as R;
     for column in [R::ArtistId, R::CandidateArtistId, R::TappedArtistId] {
-        artist_requests::Entity::update_many()
-            .col_expr(column, Expr::val(to))
-            .filter(column.eq(from))
-            .exec(conn)
-            .await
-            .map_err(StoreError::query("pointing requests at the joined artist"))?;
+        let doing = "pointing requests at the joined artist";
+        repoint::<artist_requests::Entity, _>(conn, column, from, to, doing).await?;
     }
     Ok(())
 }
