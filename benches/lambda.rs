@@ -21,8 +21,8 @@
 //!
 //! The MariaDB database and the SQLite file are removed at the end.
 
-#[path = "support/catalog.rs"]
-mod catalog;
+#[path = "support/skill_bench.rs"]
+mod skill_bench;
 
 use std::time::{Duration, Instant};
 
@@ -30,21 +30,14 @@ use anyhow::{Context, Result, bail};
 use artistbot::config::DatabaseUrl;
 use artistbot::store::{PoolOptions, Store};
 use sea_orm::{ConnectionTrait, Database};
-use serde_json::{Value, json};
+use serde_json::Value;
 use testkit::lambda_events::{BodyEncoding, FrontDoorEvent};
 use testkit::lambda_runtime::{FunctionProcess, Outcome, RuntimeApi};
 
-use self::catalog::{Catalog, seed};
+use self::skill_bench::{Catalog, Kind, env_or, kakao_request, load_average, ms, seed};
 
 const FUNCTION_BINARY: &str = env!("CARGO_BIN_EXE_artistbot-skill");
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> Result<()> {
     // `cargo bench` passes `--bench`; nothing else is read from the command line.
@@ -175,13 +168,6 @@ async fn cold_starts(url: &str, catalog: &Catalog, runs: usize) -> Result<()> {
     print_percentiles("spawn -> first next", to_next);
     print_percentiles("spawn -> first response", to_response);
     Ok(())
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Hit,
-    AliasHit,
-    Miss,
 }
 
 async fn warm_invocations(url: &str, catalog: &Catalog, invocations: usize) -> Result<()> {
@@ -322,15 +308,6 @@ fn router_latencies(log: &str) -> Vec<Duration> {
         .collect()
 }
 
-/// The machine's 1-minute load average: other work on a shared machine shows in the
-/// numbers, so they are printed with it.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
-
 fn print_percentiles(label: &str, mut latencies: Vec<Duration>) {
     if latencies.is_empty() {
         return;
@@ -346,24 +323,4 @@ fn print_percentiles(label: &str, mut latencies: Vec<Duration>) {
         ms(at(0.99)),
         ms(at(1.0))
     );
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
-}
-
-fn kakao_request(utterance: &str) -> Value {
-    json!({
-        "intent": {"id": "bench", "name": "아티스트 검색"},
-        "userRequest": {
-            "timezone": "Asia/Seoul",
-            "params": {"surface": "Kakaotalk.plusfriend"},
-            "block": {"id": "bench", "name": "아티스트 검색"},
-            "utterance": utterance,
-            "lang": "ko",
-            "user": {"id": format!("bench-user-{}", fastrand::u32(..1000)), "type": "botUserKey", "properties": {}}
-        },
-        "bot": {"id": "bench-bot", "name": "아티스트봇"},
-        "action": {"id": "bench", "name": "artist_lookup", "params": {}, "detailParams": {}, "clientExtra": null}
-    })
 }

@@ -15,27 +15,22 @@
 //! done, and latency counts from the scheduled time, so a stall shows up in full), then
 //! the most a closed loop of 8 clients gets through. The database is dropped at the end.
 
+#[path = "support/skill_bench.rs"]
+mod skill_bench;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use artistbot::catalog::{
-    AddedVia, ArtistProfile, ArtistRefresh, NewArtist, RelatedUpdate, Source, TopTrack,
-};
 use artistbot::config::DatabaseUrl;
-use artistbot::store::{self, PoolOptions, Store};
+use artistbot::store::{PoolOptions, Store};
 use futures::StreamExt;
 use sea_orm::{ConnectionTrait, Database};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use self::skill_bench::{Catalog, Kind, env_or, kakao_request, load_average, ms, seed};
 
 const SERVE_BINARY: &str = env!("CARGO_BIN_EXE_artistbot");
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> Result<()> {
     // `cargo bench` passes `--bench`; nothing else is read from the command line.
@@ -125,15 +120,6 @@ async fn bench(
     stop(&mut child);
     let _ = std::fs::remove_file(&log);
     result
-}
-
-/// The machine's 1-minute load average: other work on a shared machine shows up in the
-/// tail latencies, so the numbers are printed with it.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
 }
 
 /// The server's own `latency_ms` of the request lines logged so far, from line `skip` on.
@@ -293,13 +279,6 @@ async fn print_served_from_cache(client: &reqwest::Client, port: u16) {
     );
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Hit,
-    AliasHit,
-    Miss,
-}
-
 /// Sends `rps` requests a second for `seconds`, each on schedule; latency counts from
 /// the scheduled time.
 async fn open_loop(
@@ -383,10 +362,6 @@ fn report(title: &str, samples: &[(Kind, Duration, bool)], elapsed: Duration) {
     }
 }
 
-fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
-}
-
 fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -457,111 +432,4 @@ fn stop(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-fn kakao_request(utterance: &str) -> Value {
-    json!({
-        "intent": {"id": "bench", "name": "아티스트 검색"},
-        "userRequest": {
-            "timezone": "Asia/Seoul",
-            "params": {"surface": "Kakaotalk.plusfriend"},
-            "block": {"id": "bench", "name": "아티스트 검색"},
-            "utterance": utterance,
-            "lang": "ko",
-            "user": {"id": format!("bench-user-{}", fastrand::u32(..1000)), "type": "botUserKey", "properties": {}}
-        },
-        "bot": {"id": "bench-bot", "name": "아티스트봇"},
-        "action": {"id": "bench", "name": "artist_lookup", "params": {}, "detailParams": {}, "clientExtra": null}
-    })
-}
-
-/// The names to ask for.
-struct Catalog {
-    names: Vec<String>,
-    aliases: Vec<String>,
-}
-
-/// `count` artists through the store API: 9 in 10 with 10 tracks, each with 10 related
-/// artists, and a Hangul alias for every fifth.
-async fn seed(store: &Store, count: usize) -> Result<Catalog> {
-    let now = store::now();
-    let mut rng = fastrand::Rng::with_seed(42);
-    let id = |n: usize| format!("bench{n:017}");
-    let names: Vec<String> = (0..count)
-        .map(|n| match n % 3 {
-            0 => format!("Bench Artist {n}"),
-            1 => format!("The {n} Bench Band"),
-            _ => format!("벤치 가수 {n}"),
-        })
-        .collect();
-    let new: Vec<NewArtist> = names
-        .iter()
-        .enumerate()
-        .map(|(n, name)| NewArtist {
-            profile: ArtistProfile {
-                id: id(n),
-                name: name.clone(),
-                followers: Some(rng.i64(0..5_000_000)),
-                popularity: None,
-                url: Some(format!("https://open.spotify.com/artist/{}", id(n))),
-                image_url: Some(format!("https://i.scdn.co/image/bench{n}")),
-                genres: vec!["k-pop".into()],
-            },
-            source: Source::Spotify,
-            deezer_id: None,
-            deezer_fans: None,
-            added_via: AddedVia::Cli,
-        })
-        .collect();
-    for chunk in new.chunks(500) {
-        store.add_artists(chunk, now).await?;
-    }
-    let refreshes: Vec<ArtistRefresh> = (0..count)
-        .map(|n| {
-            let tracks = (n % 10 != 9).then(|| {
-                (
-                    Source::Spotify,
-                    (0..10)
-                        .map(|t| TopTrack {
-                            id: format!("{}t{t}", id(n)),
-                            name: format!("Song {t} of {}", names[n]),
-                            album_name: Some(format!("Album {}", t / 3)),
-                            image_url: Some(format!("https://i.scdn.co/image/album{n}-{t}")),
-                            popularity: None,
-                            deezer_rank: None,
-                            isrc: None,
-                            url: None,
-                            duration_ms: Some(200_000),
-                        })
-                        .collect(),
-                )
-            });
-            let related_ids = (0..10)
-                .map(|_| id(rng.usize(..count)))
-                .filter(|r| *r != id(n))
-                .collect();
-            ArtistRefresh {
-                artist_id: id(n),
-                tracks,
-                related: Some(RelatedUpdate {
-                    source: Source::Spotify,
-                    related_ids,
-                    complete: true,
-                }),
-                ..Default::default()
-            }
-        })
-        .collect();
-    // One at a time: concurrent refreshes can deadlock on InnoDB's gap locks (the
-    // delete-then-upsert of top tracks), which the sync engine has to retry.
-    for refresh in &refreshes {
-        store.apply_refresh(refresh, now).await?;
-    }
-    let mut aliases = Vec::new();
-    for n in (0..count).step_by(5) {
-        let alias = format!("별칭아티스트{n}");
-        store.add_alias(&alias, &id(n), "cli", now).await?;
-        aliases.push(alias);
-    }
-    Ok(Catalog { names, aliases })
 }

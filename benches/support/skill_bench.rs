@@ -1,12 +1,16 @@
-//! A synthetic catalog for the skill benchmarks, written through the store's API: `count`
-//! artists, 9 in 10 with 10 tracks, each with 10 related artists, and a Hangul alias for
-//! every fifth; names in three shapes (Latin, "The … Band", Hangul).
+//! What the skill benchmarks (`skill_serve`, `lambda`) share: a synthetic catalog written
+//! through the store's API (`count` artists, 9 in 10 with 10 tracks, each with 10 related
+//! artists, and a Hangul alias for every fifth; names in three shapes: Latin, "The … Band",
+//! Hangul), the request Kakao sends for a name, and small helpers for settings and output.
+
+use std::time::Duration;
 
 use anyhow::Result;
 use artistbot::catalog::{
     AddedVia, ArtistProfile, ArtistRefresh, NewArtist, RelatedUpdate, Source, TopTrack,
 };
 use artistbot::store::{self, Store};
+use serde_json::{Value, json};
 
 /// The names to ask for.
 pub struct Catalog {
@@ -14,6 +18,7 @@ pub struct Catalog {
     pub aliases: Vec<String>,
 }
 
+/// Seeds `count` artists into `store` (see the module docs).
 pub async fn seed(store: &Store, count: usize) -> Result<Catalog> {
     let now = store::now();
     let mut rng = fastrand::Rng::with_seed(42);
@@ -90,4 +95,51 @@ pub async fn seed(store: &Store, count: usize) -> Result<Catalog> {
         aliases.push(alias);
     }
     Ok(Catalog { names, aliases })
+}
+
+/// A skill request as Kakao sends it for `utterance`, from one of 1,000 users.
+pub fn kakao_request(utterance: &str) -> Value {
+    json!({
+        "intent": {"id": "bench", "name": "아티스트 검색"},
+        "userRequest": {
+            "timezone": "Asia/Seoul",
+            "params": {"surface": "Kakaotalk.plusfriend"},
+            "block": {"id": "bench", "name": "아티스트 검색"},
+            "utterance": utterance,
+            "lang": "ko",
+            "user": {"id": format!("bench-user-{}", fastrand::u32(..1000)), "type": "botUserKey", "properties": {}}
+        },
+        "bot": {"id": "bench-bot", "name": "아티스트봇"},
+        "action": {"id": "bench", "name": "artist_lookup", "params": {}, "detailParams": {}, "clientExtra": null}
+    })
+}
+
+/// The environment variable `name` parsed, else `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The machine's 1-minute load average: other work on a shared machine shows up in the
+/// tail latencies, so the numbers are printed with it.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// A duration in milliseconds, two decimals.
+pub fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// What a request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Hit,
+    AliasHit,
+    Miss,
 }
