@@ -495,11 +495,7 @@ db_test!(
     async fn without_network_a_first_sync_exits_2_with_one_line_and_changes_nothing(db: TestDb) {
         let (world, _) = kpop();
         let h = SyncHarness::without_spotify(db, world, &[]).await;
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let nowhere = format!("http://{closed}");
+        let nowhere = crate::support::nowhere();
 
         let run = artistbot(
             &h,

@@ -1,47 +1,15 @@
 //! Partial outages and odd answers found by replaying real provider responses (issue 11,
 //! items 5 and 6): one provider down never stops the other's work, a recording Deezer has
-//! no data for does not sink an identity check, a dropped match forgets its fans, a
-//! related list of the artist alone keeps the stored rows, a Spotify block does not make
+//! no data for does not sink an identity check, a related list of the artist alone keeps
+//! the stored rows, a Spotify block does not make
 //! every run search Deezer again, and a fresh database's probes are not paid twice.
-
-use std::collections::HashMap;
-use std::sync::Arc;
 
 use artistbot::catalog::{DeezerMapping, Source};
 use artistbot::store::runs::RunStatus;
 use testkit::fake::{Fault, Provider, SpotifyMode, World};
 
-use crate::support::SyncHarness;
+use crate::support::{SyncHarness, nowhere};
 use crate::sync_engine::kpop_world;
-
-/// An address nothing listens on.
-fn closed_port() -> String {
-    let address = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    format!("http://{address}")
-}
-
-/// A forced run of the harness's catalog with some settings replaced.
-async fn sync_all_with(h: &SyncHarness, replaced: &[(&str, String)]) -> artistbot::sync::RunReport {
-    let mut env: HashMap<String, String> = h.env.iter().cloned().collect();
-    for (name, value) in replaced {
-        env.insert((*name).to_owned(), value.clone());
-    }
-    let settings = Arc::new(artistbot::config::Settings::from_map(&env).unwrap());
-    artistbot::sync::SyncEngine::new(h.store.clone(), settings)
-        .run(
-            artistbot::sync::RunOptions {
-                force: true,
-                ..artistbot::sync::RunOptions::stale(artistbot::sync::Trigger::Cli)
-            },
-            tokio_util::sync::CancellationToken::new(),
-            &artistbot::sync::NoProgress,
-        )
-        .await
-        .unwrap()
-}
 
 db_test!(
     async fn spotify_unreachable_still_refreshes_matched_artists_from_deezer(db: TestDb) {
@@ -59,15 +27,13 @@ db_test!(
             .update_world(|w| w.tracks[first].title = "IVE song 1 (remaster)".into());
         h.fake.clear_calls();
 
-        let down = closed_port();
-        let report = sync_all_with(
-            &h,
-            &[
+        let down = nowhere();
+        let report = h
+            .sync_all_with(&[
                 ("SPOTIFY_API_URL", down.clone()),
                 ("SPOTIFY_AUTH_URL", down),
-            ],
-        )
-        .await;
+            ])
+            .await;
 
         assert!(h.fake.deezer_calls() > 0, "Deezer was asked: {report:?}");
         let tracks = h.tracks(&ive).await;
@@ -100,7 +66,7 @@ db_test!(
             .update_world(|w| w.tracks[first].title = "IVE song 1 (live)".into());
         h.fake.clear_calls();
 
-        let report = sync_all_with(&h, &[("DEEZER_API_URL", closed_port())]).await;
+        let report = h.sync_all_with(&[("DEEZER_API_URL", nowhere())]).await;
 
         assert!(h.fake.spotify_api_calls() > 0, "{report:?}");
         let tracks = h.tracks(&ive).await;
@@ -136,28 +102,6 @@ db_test!(
         assert!(
             h.fake.count(Provider::Deezer, "/track/") >= 2,
             "the next recording was tried"
-        );
-    }
-);
-
-db_test!(
-    async fn a_dropped_deezer_match_forgets_its_fans(db: TestDb) {
-        let (world, [ive, ..]) = kpop_world();
-        let h = SyncHarness::new(db, world, SpotifyMode::Development).await;
-        h.seed(&[&ive]).await;
-        assert_eq!(h.sync().await.status, RunStatus::Completed);
-        assert!(h.artist(&ive).await.deezer_fans.is_some());
-
-        h.fake.update_world(|w| {
-            w.deezer.remove(&101);
-        });
-        h.sync_all().await;
-
-        let row = h.artist(&ive).await;
-        assert_eq!(row.deezer_mapping, Some(DeezerMapping::Unmapped));
-        assert_eq!(
-            row.deezer_fans, None,
-            "another artist's fans are not this one's"
         );
     }
 );

@@ -620,26 +620,9 @@ db_test!(
         assert_eq!(h.sync().await.status, RunStatus::Completed);
         let before = h.tracks(&ive).await;
 
-        // A port nothing listens on.
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let mut env: std::collections::HashMap<String, String> = h.env.iter().cloned().collect();
-        env.insert("DEEZER_API_URL".into(), format!("http://{closed}"));
-        let settings = std::sync::Arc::new(artistbot::config::Settings::from_map(&env).unwrap());
-        let engine = artistbot::sync::SyncEngine::new(h.store.clone(), settings);
-        let report = engine
-            .run(
-                artistbot::sync::RunOptions {
-                    force: true,
-                    ..artistbot::sync::RunOptions::stale(artistbot::sync::Trigger::Cli)
-                },
-                tokio_util::sync::CancellationToken::new(),
-                &artistbot::sync::NoProgress,
-            )
-            .await
-            .unwrap();
+        let report = h
+            .sync_all_with(&[("DEEZER_API_URL", crate::support::nowhere())])
+            .await;
 
         assert_eq!(report.exit_code(), 2, "{report:?}");
         assert_eq!(h.tracks(&ive).await, before);
@@ -829,6 +812,10 @@ db_test!(
         let row = h.artist(&ive).await;
         assert_eq!(row.deezer_id, None);
         assert_eq!(row.deezer_mapping, Some(DeezerMapping::Unmapped));
+        assert_eq!(
+            row.deezer_fans, None,
+            "another artist's fans are not this one's"
+        );
         assert_eq!(h.tracks(&ive).await, before, "stored rows stay");
     }
 );

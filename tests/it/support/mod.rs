@@ -196,6 +196,27 @@ impl SyncHarness {
         .await
     }
 
+    /// As [`SyncHarness::sync_all`], with some settings replaced (a provider's address
+    /// pointed at [`nowhere`], say).
+    pub async fn sync_all_with(&self, replaced: &[(&str, String)]) -> artistbot::sync::RunReport {
+        let mut env: std::collections::HashMap<String, String> = self.env.iter().cloned().collect();
+        for (name, value) in replaced {
+            env.insert((*name).to_owned(), value.clone());
+        }
+        let settings = std::sync::Arc::new(artistbot::config::Settings::from_map(&env).unwrap());
+        artistbot::sync::SyncEngine::new(self.store.clone(), settings)
+            .run(
+                artistbot::sync::RunOptions {
+                    force: true,
+                    ..artistbot::sync::RunOptions::stale(artistbot::sync::Trigger::Cli)
+                },
+                tokio_util::sync::CancellationToken::new(),
+                &artistbot::sync::NoProgress,
+            )
+            .await
+            .expect("the run itself does not fail")
+    }
+
     /// One run refreshing everything, whatever its age.
     pub async fn sync_all(&self) -> artistbot::sync::RunReport {
         self.run(artistbot::sync::RunOptions {
@@ -303,4 +324,13 @@ impl SyncHarness {
             .expect("reading an artist")
             .unwrap_or_else(|| panic!("artist {id} is in the catalog"))
     }
+}
+
+/// An address nothing listens on: a provider that is down.
+pub fn nowhere() -> String {
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    format!("http://{address}")
 }
