@@ -91,21 +91,44 @@ impl Drop for TestDb {
         let Some((server, name)) = self.drop_on_exit.take() else {
             return;
         };
-        // Drop may run inside a runtime that is shutting down: use a thread of our own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for cleanup");
-            runtime.block_on(async {
-                if let Ok(admin) = Database::connect(server.as_str()).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{name}`"))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
+        run_as_admin(server, vec![format!("DROP DATABASE IF EXISTS `{name}`")]);
     }
+}
+
+/// Drops MySQL users a test created (`'name'@'%'`) when it ends, also when it fails.
+pub struct DropUsers {
+    /// The server's URL, as an administrator.
+    pub server: String,
+    pub users: Vec<String>,
+}
+
+impl Drop for DropUsers {
+    fn drop(&mut self) {
+        let statements = self
+            .users
+            .iter()
+            .map(|user| format!("DROP USER IF EXISTS '{user}'@'%'"))
+            .collect();
+        run_as_admin(self.server.clone(), statements);
+    }
+}
+
+/// Runs clean-up `statements` on `server` as its administrator, ignoring failures. Drop
+/// may run inside a runtime that is shutting down: this uses a thread of its own.
+fn run_as_admin(server: String, statements: Vec<String>) {
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for cleanup");
+        runtime.block_on(async {
+            if let Ok(admin) = Database::connect(server.as_str()).await {
+                for statement in statements {
+                    let _ = admin.execute_unprepared(&statement).await;
+                }
+                let _ = admin.close().await;
+            }
+        });
+    })
+    .join();
 }

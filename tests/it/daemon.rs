@@ -1104,34 +1104,6 @@ async fn wait_onboarded(store: &Store, query: &str, artist_id: &str) {
 // ---------------------------------------------------------------------------------------
 // Deployment: the MySQL grants
 
-/// Drops the test's MySQL account at the end, also when the test fails.
-struct DropUser {
-    server: String,
-    account: String,
-}
-
-impl Drop for DropUser {
-    fn drop(&mut self) {
-        let (server, account) = (self.server.clone(), self.account.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                use sea_orm::ConnectionTrait;
-                if let Ok(admin) = sea_orm::Database::connect(server.as_str()).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP USER IF EXISTS {account}"))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sync_user_with_the_deployed_grants_can_sync_and_hold_the_lock() {
     use sea_orm::ConnectionTrait;
@@ -1151,10 +1123,9 @@ async fn the_sync_user_with_the_deployed_grants_can_sync_and_hold_the_lock() {
     // Exactly the deployed statements, for this test's database and a user of its own.
     let user = format!("abtest_sync_{}", fastrand::u32(..));
     let password = format!("pw{}", fastrand::u64(..));
-    let account = format!("'{user}'@'%'");
-    let _cleanup = DropUser {
+    let _cleanup = testkit::db::DropUsers {
         server: server.clone(),
-        account: account.clone(),
+        users: vec![user.clone()],
     };
     // The placeholders as the README's `render` fills them in; any host, no TLS (the
     // test server has none).

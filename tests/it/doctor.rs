@@ -283,35 +283,6 @@ db_test!(
     }
 );
 
-/// Drops the test's MySQL accounts when it ends, also when it fails.
-struct DropUsers {
-    server: String,
-    users: Vec<String>,
-}
-
-impl Drop for DropUsers {
-    fn drop(&mut self) {
-        let (server, users) = (self.server.clone(), self.users.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for cleanup");
-            runtime.block_on(async {
-                if let Ok(admin) = Database::connect(server.as_str()).await {
-                    for user in users {
-                        let _ = admin
-                            .execute_unprepared(&format!("DROP USER IF EXISTS '{user}'@'%'"))
-                            .await;
-                    }
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_tells_the_skill_account_from_the_sync_account_and_names_missing_grants() {
     crate::support::init_logs();
@@ -333,7 +304,7 @@ async fn doctor_tells_the_skill_account_from_the_sync_account_and_names_missing_
         format!("abdbr_{suffix}"),
     );
     let password = format!("pw-{}", fastrand::u64(..));
-    let _cleanup = DropUsers {
+    let _cleanup = testkit::db::DropUsers {
         server: server.to_owned(),
         users: vec![skill_user.clone(), sync_user.clone(), bare_user.clone()],
     };

@@ -30,33 +30,6 @@ fn encoded(password: &str) -> String {
         .collect()
 }
 
-/// Drops the test account when the test ends, also when it fails.
-struct DropUser {
-    server: String,
-    user: String,
-}
-
-impl Drop for DropUser {
-    fn drop(&mut self) {
-        let (server, user) = (self.server.clone(), self.user.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for cleanup");
-            runtime.block_on(async {
-                if let Ok(admin) = Database::connect(server.as_str()).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP USER IF EXISTS '{user}'@'%'"))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 fn run(h: &SyncHarness, url: &str, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_artistbot"));
     command
@@ -96,9 +69,9 @@ async fn a_password_with_url_characters_never_reaches_a_log_even_at_trace() {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(32)
         .collect::<String>();
-    let _cleanup = DropUser {
+    let _cleanup = testkit::db::DropUsers {
         server: server.clone(),
-        user: user.clone(),
+        users: vec![user.clone()],
     };
     let admin = Database::connect(server.as_str()).await.unwrap();
     for statement in [

@@ -28,33 +28,6 @@ fn grant_statements(database: &str, user: &str, password: &str) -> Vec<String> {
     )
 }
 
-/// Drops the test user when the test ends, also when it fails.
-struct DropUser {
-    server: String,
-    user: String,
-}
-
-impl Drop for DropUser {
-    fn drop(&mut self) {
-        let (server, user) = (self.server.clone(), self.user.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for cleanup");
-            runtime.block_on(async {
-                if let Ok(admin) = Database::connect(server.as_str()).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP USER IF EXISTS '{user}'@'%'"))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_skill_user_reads_and_records_misses_but_cannot_write_the_catalog() {
     crate::support::init_logs();
@@ -71,9 +44,9 @@ async fn the_skill_user_reads_and_records_misses_but_cannot_write_the_catalog() 
         .take(32)
         .collect::<String>();
     let password = format!("pw-{}", fastrand::u64(..));
-    let _cleanup = DropUser {
+    let _cleanup = testkit::db::DropUsers {
         server: server.to_owned(),
-        user: user.clone(),
+        users: vec![user.clone()],
     };
     let admin = Database::connect(server).await.unwrap();
     for statement in grant_statements(database, &user, &password) {
