@@ -21,12 +21,11 @@ use entity::{artist_aliases, artist_requests, artists, related_artists, top_trac
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, IsolationLevel, QueryFilter,
-    QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, TransactionTrait,
 };
 
 use super::artists::{NAME_LEN, fit, fit_url, genres_json};
-use super::refresh::is_lock_conflict;
+use super::refresh::{is_lock_conflict, refresh_transaction_options};
 use super::{Store, StoreError};
 use crate::catalog::{AddedVia, ArtistProfile, DeezerMapping, Demand, SpotifyLink};
 use crate::names::name_key;
@@ -140,19 +139,10 @@ impl Store {
         Ok(())
     }
 
+    /// A join's transaction: the same isolation as a refresh's (see
+    /// [`refresh_transaction_options`]), since both rewrite an artist's rows.
     async fn begin_join(&self) -> Result<DatabaseTransaction, StoreError> {
-        let options = match self.backend() {
-            DbBackend::Sqlite => TransactionOptions {
-                isolation_level: None,
-                access_mode: None,
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            },
-            _ => TransactionOptions {
-                isolation_level: Some(IsolationLevel::ReadCommitted),
-                access_mode: None,
-                sqlite_transaction_mode: None,
-            },
-        };
+        let options = refresh_transaction_options(self.backend());
         self.db()
             .begin_with_options(options)
             .await

@@ -353,7 +353,7 @@ const WRITE_ATTEMPTS: u64 = 6;
 /// MySQL: READ COMMITTED, so the delete-then-insert of child rows takes no gap locks that
 /// block other writers. SQLite: `BEGIN IMMEDIATE`, so the write lock is taken (waiting up
 /// to the busy timeout) before anything is read.
-fn refresh_transaction_options(backend: DbBackend) -> TransactionOptions {
+pub(super) fn refresh_transaction_options(backend: DbBackend) -> TransactionOptions {
     match backend {
         DbBackend::Sqlite => TransactionOptions {
             isolation_level: None,
